@@ -1,0 +1,29 @@
+"""The `linzhang` command line: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from bot.cli import cards, db, roles, roster
+from bot.cli.common import language
+from bot.i18n import t
+
+app = typer.Typer(
+    name="linzhang",
+    help=t("cli.help", language()),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(roles.app, name="roles")
+roster.register(app)
+cards.register(app)
+
+
+def main() -> None:
+    """Run the command line."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,7 @@
+"""`linzhang cards` (being written)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""

@@ -1,0 +1,69 @@
+"""Settings from the environment and `.env`; secrets stay SecretStr."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+TOKEN_FORM = re.compile(r"\d+:[A-Za-z0-9_-]+")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: SecretStr = Field(
+        SecretStr("sqlite:///linzhang.db"), alias="LINZHANG_DATABASE_URL"
+    )
+    telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
+    bot_username: str | None = Field(None, alias="LINZHANG_BOT_USERNAME")
+    runtime: Literal["ptb", "aiogram"] = Field("ptb", alias="LINZHANG_RUNTIME")
+    timezone: str = Field("Asia/Shanghai", alias="LINZHANG_TIMEZONE")
+    language: Literal["zh_CN", "en"] = Field("zh_CN", alias="LINZHANG_LANGUAGE")
+    cjk_font: Path | None = Field(None, alias="LINZHANG_CJK_FONT")
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_form(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message names the setting, never the value.
+        if value is not None and not TOKEN_FORM.fullmatch(value.get_secret_value()):
+            raise ValueError("TELEGRAM_BOT_TOKEN is not of the form <digits>:<letters>")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_root(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError("TELEGRAM_API_URL must be an http(s) server root")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def database_label(self) -> str:
+        """Return the database URL fit for logs: the password hidden."""
+        return make_url(self.database_url.get_secret_value()).render_as_string(hide_password=True)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()

@@ -1,0 +1,42 @@
+"""A chat account holder, and their binding to a household as a resident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, utcnow
+from models.registry import Household
+
+
+class Person(Base):
+    """Someone known by their numeric chat user id; identity is never a display name."""
+
+    __tablename__ = "person"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # The person's own choice of language; None falls back to their client's, then the default.
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Resident(Base):
+    """A person bound to a household; several residents may share one household."""
+
+    __tablename__ = "resident"
+    __table_args__ = (UniqueConstraint("household_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("person.user_id", ondelete="RESTRICT"), index=True
+    )
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    unbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    household: Mapped[Household] = relationship()
+    person: Mapped[Person] = relationship()

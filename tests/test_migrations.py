@@ -1,0 +1,42 @@
+"""Migrations bring an empty database to head, and match the models exactly."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from models.migrate import current_revision, downgrade, ensure_current, head_revision, upgrade
+from models.problem import Problem
+from models.schema import metadata
+from models.store import Store
+
+
+async def test_empty_database_reaches_head(empty_store: Store) -> None:
+    assert await current_revision(empty_store) is None
+    await upgrade(empty_store)
+    assert await current_revision(empty_store) == head_revision()
+    async with empty_store.engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert {"household", "role_assignment", "audit_log", "contact_card"} <= tables
+
+
+async def test_models_match_migrations(store: Store) -> None:
+    async with store.engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"compare_type": True}), metadata
+            )
+        )
+    assert diff == []
+
+
+async def test_database_behind_head_is_refused(store: Store) -> None:
+    await ensure_current(store)
+    await downgrade(store, "base")
+    with pytest.raises(Problem) as raised:
+        await ensure_current(store)
+    assert raised.value.key == "db.behind"
+    await upgrade(store)
+    await ensure_current(store)
