@@ -17,7 +17,11 @@ TOKEN_FORM = re.compile(r"\d+:[A-Za-z0-9_-]+")
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
     )
 
     database_url: SecretStr = Field(

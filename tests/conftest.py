@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -93,7 +94,9 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> C
     def invoke(*args: str, language: str = "zh_CN") -> Result:
         monkeypatch.setenv("LINZHANG_LANGUAGE", language)
         settings.cache_clear()
-        return CliRunner().invoke(app, list(args))
+        # The command runs its own event loop; a thread keeps it apart from the test's loop.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(CliRunner().invoke, app, list(args)).result()
 
     return invoke
 

@@ -74,6 +74,8 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     except Problem as problem:
         fail(problem.key, **problem.params)
+    except (typer.Exit, typer.Abort):
+        raise
     except OSError as error:
         fail("cli.os_error", reason=str(error))
     except Exception:

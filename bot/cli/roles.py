@@ -65,6 +65,7 @@ def grant_command(
         except ValueError:
             fail("roles.unknown_force", force=force, forces=", ".join(f.value for f in Force))
     today = datetime.now(load_settings().zone).date()
+    term_start, term_end = _day(start), _day(until)
 
     async def go() -> None:
         async with open_store() as store, store.write() as session:
@@ -76,8 +77,8 @@ def grant_command(
                     role=chosen,
                     scope=resolved,
                     force=force_kind,
-                    term_start=_day(start),
-                    term_end=_day(until),
+                    term_start=term_start,
+                    term_end=term_end,
                     display_name=name,
                 ),
                 ACTOR,
