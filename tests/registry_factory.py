@@ -21,12 +21,18 @@ async def make_estate(
     """Create street, community, estate with branch, buildings, groups and households."""
     street_row = await session.scalar(select(Street).where(Street.name == street))
     street_row = street_row or Street(name=street)
-    community_row = await session.scalar(
-        select(Community).where(Community.name == community, Community.street == street_row)
-    ) if street_row.id else None
+    community_row = (
+        await session.scalar(
+            select(Community).where(Community.name == community, Community.street == street_row)
+        )
+        if street_row.id
+        else None
+    )
     community_row = community_row or Community(street=street_row, name=community)
     estate_row = Estate(community=community_row, name=estate)
-    session.add_all([street_row, community_row, estate_row, Branch(estate=estate_row, name=f"{estate}党支部")])
+    session.add_all(
+        [street_row, community_row, estate_row, Branch(estate=estate_row, name=f"{estate}党支部")]
+    )
     for building_name in buildings:
         building = Building(estate=estate_row, name=building_name)
         session.add(building)

@@ -1,4 +1,4 @@
-"""Every message exists in Chinese and English with the same placeholders, and code uses only known keys."""
+"""Every message exists in both languages with the same placeholders; code uses known keys."""
 
 from __future__ import annotations
 

@@ -25,12 +25,14 @@ async def _read_then_write(store: Store, writer: int, *, session_kind: str) -> N
         async with opener as session:
             seen = await session.scalar(select(func.count()).select_from(AuditEntry))
             await asyncio.sleep(0.001)
-            audit(session, f"writer:{writer}", "test.write", "audit_log", round_, after={"seen": seen})
+            audit(
+                session, f"writer:{writer}", "test.write", "audit_log", round_, after={"seen": seen}
+            )
 
 
 def _deferred(store: Store):  # type: ignore[no-untyped-def]
     """A plain read-then-write transaction, as code without the write lock would do it."""
-    return store._read.begin()  # noqa: SLF001 - the control case needs the unlocked path
+    return store._read.begin()
 
 
 @pytest.fixture

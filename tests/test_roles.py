@@ -28,8 +28,17 @@ async def _count(store: Store, model: type) -> int:
 
 async def test_grant_list_revoke_secretary(store: Store, cli: Cli) -> None:
     await _estates(store)
-    granted = cli("roles", "grant", "secretary", "--user", "1001", "--scope", "estate:桂花苑",
-                  "--name", "王书记")
+    granted = cli(
+        "roles",
+        "grant",
+        "secretary",
+        "--user",
+        "1001",
+        "--scope",
+        "estate:桂花苑",
+        "--name",
+        "王书记",
+    )
     assert granted.exit_code == 0, granted.output
     assert "已任命" in granted.output and "小区党支部书记" in granted.output
 
@@ -64,16 +73,26 @@ async def test_neighbour_head_gets_a_three_year_term_on_a_group(store: Store, cl
     await _estates(store)
     wrong = cli("roles", "grant", "neighbour_head", "--user", "8", "--scope", "estate:桂花苑")
     assert wrong.exit_code == 2 and "group:" in wrong.output
-    done = cli("roles", "grant", "neighbour_head", "--user", "8", "--scope",
-               "group:桂花苑/1栋/1单元", "--from", "2026-12-01")
+    done = cli(
+        "roles",
+        "grant",
+        "neighbour_head",
+        "--user",
+        "8",
+        "--scope",
+        "group:桂花苑/1栋/1单元",
+        "--from",
+        "2026-12-01",
+    )
     assert done.exit_code == 0, done.output
     async with store.read() as session:
         head = await session.scalar(select(RoleAssignment))
     assert head is not None
     assert (head.term_start, head.term_end) == (date(2026, 12, 1), date(2029, 12, 1))
 
-    second = cli("roles", "grant", "neighbour_head", "--user", "9", "--scope",
-                 "group:桂花苑/1栋/1单元")
+    second = cli(
+        "roles", "grant", "neighbour_head", "--user", "9", "--scope", "group:桂花苑/1栋/1单元"
+    )
     assert second.exit_code == 2 and "请先撤销" in second.output
     assert await _count(store, RoleAssignment) == 1
 
@@ -82,11 +101,30 @@ async def test_force_member_needs_a_force(store: Store, cli: Cli) -> None:
     await _estates(store)
     missing = cli("roles", "grant", "force_member", "--user", "5", "--scope", "estate:桂花苑")
     assert missing.exit_code == 2 and "--force" in missing.output
-    unknown = cli("roles", "grant", "force_member", "--user", "5", "--scope", "estate:桂花苑",
-                  "--force", "police")
+    unknown = cli(
+        "roles",
+        "grant",
+        "force_member",
+        "--user",
+        "5",
+        "--scope",
+        "estate:桂花苑",
+        "--force",
+        "police",
+    )
     assert unknown.exit_code == 2 and "property" in unknown.output
-    done = cli("roles", "grant", "force_member", "--user", "5", "--scope", "estate:桂花苑",
-               "--force", "property", language="en")
+    done = cli(
+        "roles",
+        "grant",
+        "force_member",
+        "--user",
+        "5",
+        "--scope",
+        "estate:桂花苑",
+        "--force",
+        "property",
+        language="en",
+    )
     assert done.exit_code == 0 and "force member" in done.output
     assert "物业公司" in cli("roles", "list").output
 

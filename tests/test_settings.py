@@ -13,15 +13,25 @@ TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    for name in ("LINZHANG_DATABASE_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL",
-                 "LINZHANG_RUNTIME", "LINZHANG_TIMEZONE", "LINZHANG_LANGUAGE"):
+    for name in (
+        "LINZHANG_DATABASE_URL",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_API_URL",
+        "LINZHANG_RUNTIME",
+        "LINZHANG_TIMEZONE",
+        "LINZHANG_LANGUAGE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
     current = Settings()
     assert current.database_url.get_secret_value() == "sqlite:///linzhang.db"
     assert current.telegram_bot_token is None
     assert current.telegram_api_url == "https://api.telegram.org"
-    assert (current.runtime, current.timezone, current.language) == ("ptb", "Asia/Shanghai", "zh_CN")
+    assert (current.runtime, current.timezone, current.language) == (
+        "ptb",
+        "Asia/Shanghai",
+        "zh_CN",
+    )
 
 
 def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
@@ -42,9 +52,13 @@ def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> 
     assert current.runtime == "aiogram"
 
 
-def test_secrets_stay_out_of_text(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_stay_out_of_text(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("LINZHANG_DATABASE_URL", "postgresql://linzhang:s3cret-pw@db.example/linzhang")
+    monkeypatch.setenv(
+        "LINZHANG_DATABASE_URL", "postgresql://linzhang:s3cret-pw@db.example/linzhang"
+    )
     current = Settings()
     with caplog.at_level(logging.INFO):
         logging.getLogger("linzhang").info("settings %s %r", current, current)
