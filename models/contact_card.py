@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, select, text
+from sqlalchemy import ForeignKey, Index, String, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
-from models.registry import Household
+from models.person import Person
+from models.registry import Building, Estate, Household
+from models.role import Role, RoleAssignment
+from models.scope import ScopeKind
 
 # 16 random bytes give 128 bits in 22 url-safe characters; Telegram allows 64 of [A-Za-z0-9_-].
 PAYLOAD_BYTES = 16
@@ -51,42 +55,59 @@ def deep_link(bot_username: str, payload: str) -> str:
     return f"https://t.me/{bot_username.lstrip('@')}?start={payload}"
 
 
+@dataclass
+class Issue:
+    """The cards in force for some households, and how many were new or replaced."""
+
+    cards: dict[int, ContactCard]
+    issued: int = 0
+    rotated: int = 0
+
+
 async def cards_for(
-    session: AsyncSession, households: list[Household], actor: str, *, rotate: bool = False
-) -> dict[int, ContactCard]:
+    session: AsyncSession, household_ids: list[int], actor: str, *, rotate: bool = False
+) -> Issue:
     """Return each household's card in force, issuing one where missing or when rotating."""
-    ids = [h.id for h in households]
     live: dict[int, ContactCard] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for start in range(0, len(household_ids), 500):
+        chunk = household_ids[start : start + 500]
         rows = await session.scalars(
             select(ContactCard).where(
                 ContactCard.household_id.in_(chunk), ContactCard.revoked_at.is_(None)
             )
         )
         live.update({card.household_id: card for card in rows})
-    now = utcnow()
-    if rotate:
+    issue = Issue(cards={})
+    if rotate and live:
+        now = utcnow()
         for card in live.values():
             card.revoked_at = now
-            audit(
-                session,
-                actor,
-                "card.rotate",
-                "contact_card",
-                card.id,
-                after={"household_id": card.household_id},
-            )
+        issue.rotated = len(live)
         # The partial unique index must see the revocations before the new cards.
         await session.flush()
         live = {}
-    for household_id in ids:
-        if household_id not in live:
-            fresh = ContactCard(household_id=household_id, payload=new_payload())
-            session.add(fresh)
-            live[household_id] = fresh
+    for household_id in household_ids:
+        card = live.get(household_id)
+        if card is None:
+            card = ContactCard(household_id=household_id, payload=new_payload())
+            session.add(card)
+            issue.issued += 1
+        issue.cards[household_id] = card
     await session.flush()
-    return live
+    if issue.issued:
+        audit(
+            session,
+            actor,
+            "card.rotate" if rotate else "card.issue",
+            "contact_card",
+            after={
+                "households": len(household_ids),
+                "issued": issue.issued,
+                "rotated": issue.rotated,
+                "household_ids": household_ids,
+            },
+        )
+    return issue
 
 
 async def household_for_payload(session: AsyncSession, payload: str) -> Household | None:
@@ -102,3 +123,82 @@ async def household_for_payload(session: AsyncSession, payload: str) -> Househol
     if household is None or household.removed_at is not None:
         return None
     return household
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What one household's card shows, apart from its link."""
+
+    household_id: int
+    estate: str
+    building: str
+    unit: str
+    room: str
+    householder: str | None
+    head_name: str | None
+    head_phone: str | None
+
+    @property
+    def label(self) -> str:
+        return "/".join(part for part in (self.estate, self.building, self.unit, self.room) if part)
+
+
+async def estate_cards(
+    session: AsyncSession, estate: Estate, today: date, building: str | None = None
+) -> list[tuple[Household, CardInfo]]:
+    """List an estate's households on the roster with their head, in building and room order."""
+    query = (
+        select(Household, Building.name)
+        .join(Building, Household.building_id == Building.id)
+        .where(Building.estate_id == estate.id, Household.removed_at.is_(None))
+    )
+    if building is not None:
+        query = query.where(Building.name == building)
+    rows = (await session.execute(query)).all()
+    heads = await _heads(session, {household.neighbour_group_id for household, _ in rows}, today)
+    cards = [
+        (
+            household,
+            CardInfo(
+                household_id=household.id,
+                estate=estate.name,
+                building=building_name,
+                unit=household.unit,
+                room=household.room,
+                householder=household.householder,
+                head_name=heads.get(household.neighbour_group_id, (None, None))[0],
+                head_phone=heads.get(household.neighbour_group_id, (None, None))[1],
+            ),
+        )
+        for household, building_name in rows
+    ]
+    return sorted(cards, key=lambda card: _natural(card[1]))
+
+
+async def _heads(
+    session: AsyncSession, group_ids: set[int], today: date
+) -> dict[int, tuple[str | None, str | None]]:
+    """Map each group to its serving head's name and phone."""
+    if not group_ids:
+        return {}
+    rows = await session.execute(
+        select(RoleAssignment.scope_id, Person.display_name, Person.phone)
+        .join(Person, RoleAssignment.user_id == Person.user_id)
+        .where(
+            RoleAssignment.role == Role.NEIGHBOUR_HEAD.value,
+            RoleAssignment.scope_kind == ScopeKind.GROUP.value,
+            RoleAssignment.scope_id.in_(sorted(group_ids)),
+            RoleAssignment.revoked_at.is_(None),
+            or_(RoleAssignment.term_start.is_(None), RoleAssignment.term_start <= today),
+            or_(RoleAssignment.term_end.is_(None), RoleAssignment.term_end > today),
+        )
+    )
+    return {group: (name, phone) for group, name, phone in rows}
+
+
+def _natural(card: CardInfo) -> tuple[tuple[object, ...], ...]:
+    """Sort 2栋 before 10栋 and room 201 after 102."""
+    return tuple(
+        tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+        for text in (card.building, card.unit, card.room)
+    )
