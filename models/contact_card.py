@@ -87,12 +87,12 @@ async def cards_for(
         await session.flush()
         live = {}
     for household_id in household_ids:
-        card = live.get(household_id)
-        if card is None:
-            card = ContactCard(household_id=household_id, payload=new_payload())
-            session.add(card)
+        found = live.get(household_id)
+        if found is None:
+            found = ContactCard(household_id=household_id, payload=new_payload())
+            session.add(found)
             issue.issued += 1
-        issue.cards[household_id] = card
+        issue.cards[household_id] = found
     await session.flush()
     if issue.issued:
         audit(
