@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from models.audit import AuditEntry, audit
 from models.base import utcnow
@@ -314,25 +315,7 @@ async def _ensure_buildings(
     session: AsyncSession, estates: dict[EstateKey, int], rows: list[RosterRow]
 ) -> dict[tuple[int, str], int]:
     wanted = {(estates[row.estate_key], row.building) for row in rows}
-    existing = await _building_ids(session, {estate for estate, _ in wanted})
-    missing = [{"estate_id": e, "name": name} for e, name in sorted(wanted - existing.keys())]
-    if not missing:
-        return existing
-    await session.execute(insert(Building), missing)
-    return await _building_ids(session, {estate for estate, _ in wanted})
-
-
-async def _building_ids(session: AsyncSession, estate_ids: set[int]) -> dict[tuple[int, str], int]:
-    ids = sorted(estate_ids)
-    found: dict[tuple[int, str], int] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = await session.execute(
-            select(Building.estate_id, Building.name, Building.id).where(
-                Building.estate_id.in_(ids[start : start + CHUNK])
-            )
-        )
-        found.update({(estate, name): bid for estate, name, bid in rows})
-    return found
+    return await _ensure_named(session, Building, Building.estate_id, wanted)
 
 
 async def _ensure_groups(
@@ -342,24 +325,39 @@ async def _ensure_groups(
     rows: list[RosterRow],
 ) -> dict[tuple[int, str], int]:
     wanted = {(buildings[(estates[row.estate_key], row.building)], row.group_name) for row in rows}
-    existing = await _group_ids(session, {building for building, _ in wanted})
-    missing = [{"building_id": b, "name": name} for b, name in sorted(wanted - existing.keys())]
+    return await _ensure_named(session, NeighbourGroup, NeighbourGroup.building_id, wanted)
+
+
+async def _ensure_named(
+    session: AsyncSession,
+    model: type[Building] | type[NeighbourGroup],
+    parent: InstrumentedAttribute[int],
+    wanted: set[tuple[int, str]],
+) -> dict[tuple[int, str], int]:
+    """Create the (parent, name) children that are missing; map every wanted one to its id."""
+    parents = sorted({parent_id for parent_id, _ in wanted})
+    existing = await _named_ids(session, model, parent, parents)
+    missing = sorted(wanted - existing.keys())
     if not missing:
         return existing
-    await session.execute(insert(NeighbourGroup), missing)
-    return await _group_ids(session, {building for building, _ in wanted})
+    await session.execute(
+        insert(model), [{parent.key: parent_id, "name": name} for parent_id, name in missing]
+    )
+    return await _named_ids(session, model, parent, parents)
 
 
-async def _group_ids(session: AsyncSession, building_ids: set[int]) -> dict[tuple[int, str], int]:
-    ids = sorted(building_ids)
+async def _named_ids(
+    session: AsyncSession,
+    model: type[Building] | type[NeighbourGroup],
+    parent: InstrumentedAttribute[int],
+    parents: list[int],
+) -> dict[tuple[int, str], int]:
     found: dict[tuple[int, str], int] = {}
-    for start in range(0, len(ids), CHUNK):
+    for start in range(0, len(parents), CHUNK):
         rows = await session.execute(
-            select(NeighbourGroup.building_id, NeighbourGroup.name, NeighbourGroup.id).where(
-                NeighbourGroup.building_id.in_(ids[start : start + CHUNK])
-            )
+            select(parent, model.name, model.id).where(parent.in_(parents[start : start + CHUNK]))
         )
-        found.update({(building, name): gid for building, name, gid in rows})
+        found.update({(parent_id, name): child for parent_id, name, child in rows})
     return found
 
 
