@@ -1,0 +1,1 @@
+"""Conversation flows, once for every transport: neutral events in, neutral replies out."""

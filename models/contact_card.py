@@ -155,7 +155,7 @@ async def estate_cards(
     if building is not None:
         query = query.where(Building.name == building)
     rows = (await session.execute(query)).all()
-    heads = await _heads(session, {household.neighbour_group_id for household, _ in rows}, today)
+    heads = await heads_of_groups(session, {household.neighbour_group_id for household, _ in rows}, today)
     cards = [
         (
             household,
@@ -175,7 +175,7 @@ async def estate_cards(
     return sorted(cards, key=lambda card: _natural(card[1]))
 
 
-async def _heads(
+async def heads_of_groups(
     session: AsyncSession, group_ids: set[int], today: date
 ) -> dict[int, tuple[str | None, str | None]]:
     """Map each group to its serving head's name and phone."""

@@ -1,8 +1,31 @@
 """Every entity, imported once so the metadata is whole for migrations and tests."""
 
-from models import audit, contact_card, person, registry, role
+from models import (
+    audit,
+    building_chat,
+    button,
+    contact_card,
+    conversation,
+    inbox,
+    outbox,
+    person,
+    registry,
+    role,
+)
 from models.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["audit", "contact_card", "metadata", "person", "registry", "role"]
+__all__ = [
+    "audit",
+    "building_chat",
+    "button",
+    "contact_card",
+    "conversation",
+    "inbox",
+    "metadata",
+    "outbox",
+    "person",
+    "registry",
+    "role",
+]

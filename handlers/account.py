@@ -1,0 +1,98 @@
+"""What a person can ask about themselves: /me, /help, /lang, /cancel."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context
+from handlers.events import Button, Incoming, Reply, answer
+from handlers.households import household_label
+from handlers.speech import Voice
+from models import button, conversation
+from models.audit import audit
+from models.person import Person, Resident
+from models.registry import Household
+from models.role import Role, live_assignments
+from models.scope import ScopeKind, describe_scope
+
+# Commands everyone has, then the extra ones a role brings, in menu order.
+EVERYONE = ("start", "me", "lang", "help", "cancel")
+BY_ROLE: dict[Role, tuple[str, ...]] = {Role.ESTATE_ADMIN: ("bind",)}
+LANGUAGES = (("zh_CN", "中文"), ("en", "English"))
+
+
+async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """Show everything stored about the person."""
+    person = await session.get(Person, event.user_id)
+    if person is None:
+        return [answer(event, say("chat.me_nothing"))]
+    lines = [say("chat.me_header", user_id=person.user_id, name=person.display_name or "—")]
+    if person.language:
+        lines.append(say("chat.me_language", language=dict(LANGUAGES)[person.language]))
+    residents = await session.scalars(
+        select(Resident).where(Resident.user_id == person.user_id, Resident.unbound_at.is_(None))
+    )
+    for resident in residents:
+        household = await session.get_one(Household, resident.household_id)
+        lines.append(say("chat.me_household", household=await household_label(session, household)))
+    for assignment in await live_assignments(session, user_id=person.user_id, on=ctx.today()):
+        scope = await describe_scope(session, ScopeKind(assignment.scope_kind), assignment.scope_id)
+        lines.append(say("chat.me_role", role=say("role." + assignment.role), scope=scope.label))
+    return [answer(event, "\n".join(lines))]
+
+
+async def help_(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """List what this person can do with the roles they hold."""
+    roles = {
+        Role(a.role) for a in await live_assignments(session, user_id=event.user_id, on=ctx.today())
+    }
+    commands = list(EVERYONE)
+    for role in sorted(roles):
+        commands += [c for c in BY_ROLE.get(role, ()) if c not in commands]
+    lines = [say("chat.help_header")]
+    lines += [f"/{command} — {say('command.' + command)}" for command in commands]
+    return [answer(event, "\n".join(lines))]
+
+
+async def lang(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+    """Offer the languages as buttons."""
+    tokens = button.issue(
+        session,
+        event.user_id,
+        event.chat_id,
+        [("lang.set", {"language": code}) for code, _ in LANGUAGES],
+    )
+    row = [Button(name, token) for (_, name), token in zip(LANGUAGES, tokens, strict=True)]
+    return [answer(event, say("chat.lang_ask"), [row])]
+
+
+async def set_lang(
+    session: AsyncSession, event: Incoming, data: dict[str, str]
+) -> tuple[Voice, list[Reply]]:
+    """Store the chosen language; answer in it."""
+    language = data.get("language", "")
+    if language not in dict(LANGUAGES):
+        return Voice("zh_CN"), []
+    person = await session.get(Person, event.user_id)
+    if person is None:
+        person = Person(user_id=event.user_id, display_name=event.display_name[:128])
+        session.add(person)
+    before = person.language
+    person.language = language
+    audit(
+        session,
+        f"user:{event.user_id}",
+        "person.language",
+        "person",
+        event.user_id,
+        before={"language": before},
+        after={"language": language},
+    )
+    say = Voice(language)
+    return say, [answer(event, say("chat.lang_set"))]
+
+
+async def cancel(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+    ended = await conversation.end(session, event.chat_id, event.user_id)
+    return [answer(event, say("chat.cancel_done" if ended else "chat.cancel_none"))]

@@ -1,0 +1,71 @@
+"""The neutral shapes that cross between a transport and the handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+    SUPERGROUP = "supergroup"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    display_name: str
+    language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: a message, a command, a button press, or joining a group."""
+
+    update_id: int
+    chat_id: int
+    chat_kind: ChatKind
+    user_id: int
+    display_name: str
+    language_code: str | None = None
+    chat_title: str | None = None
+    command: str | None = None
+    args: str = ""
+    text: str | None = None
+    button: str | None = None
+    callback_id: str | None = None
+    message_id: int | None = None
+    photo_ids: tuple[str, ...] = ()
+    forwarded: bool = False
+    joined: tuple[Member, ...] = ()
+
+    @property
+    def in_group(self) -> bool:
+        return self.chat_kind in (ChatKind.GROUP, ChatKind.SUPERGROUP)
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    token: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class Reply:
+    """A message to send, or an edit of one, or the answer to a button press."""
+
+    chat_id: int
+    text: str = ""
+    buttons: list[list[Button]] = field(default_factory=list)
+    edit_message_id: int | None = None
+    # Set to answer a button press (a toast), with `text` as its words.
+    callback_id: str | None = None
+    is_group: bool = False
+
+
+def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None) -> Reply:
+    """Reply in the chat the event came from."""
+    return Reply(chat_id=event.chat_id, text=text, buttons=buttons or [], is_group=event.in_group)

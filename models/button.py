@@ -1,0 +1,91 @@
+"""Buttons carry a short opaque token; what it means, and for whom, stays on the server."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, String, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+TOKEN_BYTES = 12  # 16 url-safe characters, 96 bits: not guessable, well under Telegram's 64 bytes
+LIFETIME = timedelta(days=7)
+
+
+class ButtonToken(Base):
+    __tablename__ = "button_token"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Only this person may press it, and only in this chat.
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(48))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Tokens issued together (one message's buttons) are spent together.
+    group: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@dataclass(frozen=True)
+class Pressed:
+    action: str
+    data: dict[str, Any]
+    group: str
+
+
+def issue(
+    session: AsyncSession,
+    user_id: int,
+    chat_id: int,
+    choices: list[tuple[str, dict[str, Any]]],
+    lifetime: timedelta = LIFETIME,
+) -> list[str]:
+    """Issue one token per (action, data) choice, all spent when any one is pressed."""
+    group = secrets.token_urlsafe(TOKEN_BYTES)
+    tokens = []
+    for action, data in choices:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        session.add(
+            ButtonToken(
+                token=token,
+                user_id=user_id,
+                chat_id=chat_id,
+                action=action,
+                data=data,
+                group=group,
+                expires_at=utcnow() + lifetime,
+            )
+        )
+        tokens.append(token)
+    return tokens
+
+
+async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) -> Pressed | None:
+    """Spend a token pressed by a person in a chat; None if forged, foreign, spent or expired."""
+    if not token or len(token) > 32:
+        return None
+    found = await session.get(ButtonToken, token)
+    if (
+        found is None
+        or found.user_id != user_id
+        or found.chat_id != chat_id
+        or found.used_at is not None
+        or found.expires_at <= utcnow()
+    ):
+        return None
+    # Guarded update: of two presses racing on the same group, one wins.
+    result = await session.execute(
+        update(ButtonToken)
+        .where(ButtonToken.group == found.group, ButtonToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if not getattr(result, "rowcount", 0):
+        return None
+    return Pressed(found.action, dict(found.data), found.group)

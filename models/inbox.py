@@ -1,0 +1,70 @@
+"""The inbox: every update as it arrived, stored before it is confirmed to the server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class InboxUpdate(Base):
+    __tablename__ = "inbox_update"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "update_id"),
+        Index(
+            "ix_inbox_update_pending",
+            "id",
+            sqlite_where=text("handled_at IS NULL"),
+            postgresql_where=text("handled_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the last attempt failed, when it did; the update is then marked handled with it.
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+async def store_updates(session: AsyncSession, bot_id: int, updates: list[dict[str, Any]]) -> int:
+    """Store raw updates, ignoring any already stored; return how many were new."""
+    if not updates:
+        return 0
+    rows = [
+        {"bot_id": bot_id, "update_id": int(u["update_id"]), "payload": u, "received_at": utcnow()}
+        for u in updates
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+    result = await session.execute(statement.returning(InboxUpdate.id), rows)
+    return len(result.all())
+
+
+async def pending_updates(session: AsyncSession, limit: int, *, lock: bool) -> list[InboxUpdate]:
+    """Claim the oldest unhandled updates; on PostgreSQL other workers skip the claimed ones."""
+    query = (
+        select(InboxUpdate)
+        .where(InboxUpdate.handled_at.is_(None))
+        .order_by(InboxUpdate.id)
+        .limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())
+
+
+async def mark_handled(session: AsyncSession, ids: list[int], error: str | None = None) -> None:
+    await session.execute(
+        update(InboxUpdate).where(InboxUpdate.id.in_(ids)).values(handled_at=utcnow(), error=error)
+    )
