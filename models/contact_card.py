@@ -155,7 +155,9 @@ async def estate_cards(
     if building is not None:
         query = query.where(Building.name == building)
     rows = (await session.execute(query)).all()
-    heads = await heads_of_groups(session, {household.neighbour_group_id for household, _ in rows}, today)
+    heads = await heads_of_groups(
+        session, {household.neighbour_group_id for household, _ in rows}, today
+    )
     cards = [
         (
             household,
