@@ -69,3 +69,16 @@ class Reply:
 def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None) -> Reply:
     """Reply in the chat the event came from."""
     return Reply(chat_id=event.chat_id, text=text, buttons=buttons or [], is_group=event.in_group)
+
+
+def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """Split `/cmd@bot args` into ("cmd", "args"); None if not a command for this bot."""
+    if not text.startswith("/"):
+        return None
+    head, _, args = text.partition(" ")
+    name, _, addressee = head[1:].partition("@")
+    if addressee and addressee.lower() != bot_username.lower():
+        return None
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        return None
+    return name.lower(), args.strip()

@@ -1,0 +1,75 @@
+"""The aiogram 3 runtime: its Bot and session for HTTP, its types for updates; nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, methods
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import Update
+
+from bot import transport
+from bot.update_event import to_event
+from handlers.events import Incoming
+
+
+class AiogramTransport:
+    def __init__(self, token: str, api_url: str) -> None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+        self._bot = Bot(token, session=session)
+        self.bot_id = 0
+        self.username = ""
+
+    async def start(self) -> None:
+        me = await self._bot.get_me()
+        self.bot_id, self.username = me.id, me.username or ""
+
+    async def stop(self) -> None:
+        await self._bot.session.close()
+
+    async def get_updates(self, offset: int, timeout: int, limit: int) -> list[dict[str, Any]]:
+        try:
+            updates = await self._bot.get_updates(
+                offset=offset,
+                timeout=timeout,
+                limit=limit,
+                allowed_updates=transport.ALLOWED_UPDATES,
+                request_timeout=timeout + 10,
+            )
+        except TelegramRetryAfter as error:
+            raise transport.RetryAfter(error.retry_after) from error
+        except (TelegramNetworkError, TelegramServerError) as error:
+            raise transport.Transient(str(error)) from error
+        return [u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in updates]
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        kind = getattr(methods, method[0].upper() + method[1:], None)
+        if kind is None:
+            raise transport.Permanent(f"unknown method {method}")
+        try:
+            return await self._bot(kind.model_validate(params))
+        except TelegramRetryAfter as error:
+            raise transport.RetryAfter(error.retry_after) from error
+        except (TelegramNetworkError, TelegramServerError) as error:
+            raise transport.Transient(str(error)) from error
+        except (TelegramBadRequest, TelegramForbiddenError, TelegramNotFound) as error:
+            raise transport.Permanent(error.message) from error
+        except TelegramAPIError as error:
+            raise transport.Transient(error.message) from error
+
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
+        member = await self._bot.get_chat_member(chat_id, user_id)
+        return member.status in ("creator", "administrator")
+
+    def to_event(self, payload: dict[str, Any]) -> Incoming | None:
+        return to_event(Update.model_validate(payload, context={"bot": self._bot}), self.username)

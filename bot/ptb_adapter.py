@@ -1,0 +1,78 @@
+"""The python-telegram-bot runtime: its Bot for HTTP, its types for updates; nothing more."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot import transport
+from bot.update_event import to_event
+from handlers.events import Incoming
+
+# We call Bot API methods by name on purpose: the outbox stores neutral method + params.
+warnings.filterwarnings("ignore", message=r".*Bot\.do_api_request.*")
+
+
+class PtbTransport:
+    def __init__(self, token: str, api_url: str) -> None:
+        self._bot = Bot(
+            token,
+            base_url=f"{api_url}/bot",
+            base_file_url=f"{api_url}/file/bot",
+            request=HTTPXRequest(connection_pool_size=8),
+            get_updates_request=HTTPXRequest(read_timeout=60),
+        )
+        self.bot_id = 0
+        self.username = ""
+
+    async def start(self) -> None:
+        await self._bot.initialize()
+        self.bot_id, self.username = self._bot.id, self._bot.username
+
+    async def stop(self) -> None:
+        await self._bot.shutdown()
+
+    async def get_updates(self, offset: int, timeout: int, limit: int) -> list[dict[str, Any]]:
+        try:
+            result = await self._bot.do_api_request(
+                "getUpdates",
+                api_kwargs={
+                    "offset": offset,
+                    "timeout": timeout,
+                    "limit": limit,
+                    "allowed_updates": transport.ALLOWED_UPDATES,
+                },
+                read_timeout=timeout + 10,
+            )
+        except RetryAfter as error:
+            raise transport.RetryAfter(_seconds(error.retry_after)) from error
+        except NetworkError as error:
+            raise transport.Transient(str(error)) from error
+        return list(result)
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        try:
+            return await self._bot.do_api_request(method, api_kwargs=params)
+        except RetryAfter as error:
+            raise transport.RetryAfter(_seconds(error.retry_after)) from error
+        except (BadRequest, Forbidden) as error:
+            raise transport.Permanent(error.message) from error
+        except NetworkError as error:
+            raise transport.Transient(str(error)) from error
+        except TelegramError as error:
+            raise transport.Permanent(str(error)) from error
+
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
+        member = await self._bot.get_chat_member(chat_id, user_id)
+        return member.status in ("creator", "administrator")
+
+    def to_event(self, payload: dict[str, Any]) -> Incoming | None:
+        return to_event(Update.de_json(payload, self._bot), self.username)
+
+
+def _seconds(value: Any) -> float:
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
