@@ -565,7 +565,21 @@ def _markup(params: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _admin_rights() -> dict[str, Any]:
-    rights = ["can_be_edited", "can_manage_chat", "can_change_info", "can_delete_messages", "can_invite_users", "can_restrict_members", "can_pin_messages", "can_promote_members", "can_manage_video_chats", "is_anonymous", "can_post_stories", "can_edit_stories", "can_delete_stories"]
+    rights = (
+        "can_be_edited",
+        "can_manage_chat",
+        "can_change_info",
+        "can_delete_messages",
+        "can_invite_users",
+        "can_restrict_members",
+        "can_pin_messages",
+        "can_promote_members",
+        "can_manage_video_chats",
+        "is_anonymous",
+        "can_post_stories",
+        "can_edit_stories",
+        "can_delete_stories",
+    )
     return {right: right != "is_anonymous" and right != "can_be_edited" for right in rights}
 
 
