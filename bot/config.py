@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", alias="LINZHANG_TIMEZONE")
     language: Literal["zh_CN", "en"] = Field("zh_CN", alias="LINZHANG_LANGUAGE")
     cjk_font: Path | None = Field(None, alias="LINZHANG_CJK_FONT")
+    webhook_url: str | None = Field(None, alias="LINZHANG_WEBHOOK_URL")
+    webhook_listen: str = Field("127.0.0.1:8443", alias="LINZHANG_WEBHOOK_LISTEN")
+    webhook_secret: SecretStr | None = Field(None, alias="LINZHANG_WEBHOOK_SECRET")
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -8,13 +8,11 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from bot import transport
 from bot.update_event import to_event
 from handlers.events import Incoming
-
-# We call Bot API methods by name on purpose: the outbox stores neutral method + params.
-warnings.filterwarnings("ignore", message=r".*Bot\.do_api_request.*")
 
 
 class PtbTransport:
@@ -38,9 +36,9 @@ class PtbTransport:
 
     async def get_updates(self, offset: int, timeout: int, limit: int) -> list[dict[str, Any]]:
         try:
-            result = await self._bot.do_api_request(
+            result = await self._request(
                 "getUpdates",
-                api_kwargs={
+                {
                     "offset": offset,
                     "timeout": timeout,
                     "limit": limit,
@@ -56,7 +54,7 @@ class PtbTransport:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         try:
-            return await self._bot.do_api_request(method, api_kwargs=params)
+            return await self._request(method, params)
         except RetryAfter as error:
             raise transport.RetryAfter(_seconds(error.retry_after)) from error
         except (BadRequest, Forbidden) as error:
@@ -65,6 +63,17 @@ class PtbTransport:
             raise transport.Transient(str(error)) from error
         except TelegramError as error:
             raise transport.Permanent(str(error)) from error
+
+    async def _request(
+        self, method: str, params: dict[str, Any], read_timeout: float | None = None
+    ) -> Any:
+        # We call methods by name on purpose (the outbox stores method + params); PTB warns
+        # about that for methods it also wraps.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PTBUserWarning)
+            return await self._bot.do_api_request(
+                method, api_kwargs=params, read_timeout=read_timeout
+            )
 
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
         member = await self._bot.get_chat_member(chat_id, user_id)

@@ -133,6 +133,7 @@ class BotApiServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self._webhook_task: asyncio.Task[None] | None = None
+        self._closing = False
 
     # ---- serving ---------------------------------------------------------------------------
 
@@ -151,6 +152,10 @@ class BotApiServer:
         return self.url
 
     async def stop(self) -> None:
+        # Release long polls at once, or shutting down waits out their timeout.
+        self._closing = True
+        async with self._new_update:
+            self._new_update.notify_all()
         if self._webhook_task is not None:
             self._webhook_task.cancel()
         if self._runner is not None:
@@ -310,7 +315,9 @@ class BotApiServer:
             if not self._updates and timeout > 0:
                 try:
                     async with asyncio.timeout(timeout):
-                        await self._new_update.wait_for(lambda: bool(self._updates))
+                        await self._new_update.wait_for(
+                            lambda: bool(self._updates) or self._closing
+                        )
                 except TimeoutError:
                     pass
             return self._updates[:limit]
@@ -579,6 +586,7 @@ def _admin_rights() -> dict[str, Any]:
         "can_post_stories",
         "can_edit_stories",
         "can_delete_stories",
+        "can_send_welcome_messages",
     )
     return {right: right != "is_anonymous" and right != "can_be_edited" for right in rights}
 

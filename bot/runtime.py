@@ -1,0 +1,100 @@
+"""Wire a runtime: transport, ingress, worker and sender over one store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.commands import publish_commands
+from bot.config import Settings
+from bot.ingress import poll, webhook_app
+from bot.sender import Sender, SendLimits
+from bot.transport import ALLOWED_UPDATES, Transport
+from bot.worker import Worker
+from handlers.context import Context
+from models.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def make_transport(runtime: str, token: str, api_url: str) -> Transport:
+    """Import only the framework that was chosen: aiogram alone costs seconds and 170 MB."""
+    if runtime == "aiogram":
+        from bot.aiogram_adapter import AiogramTransport
+
+        return AiogramTransport(token, api_url)
+    from bot.ptb_adapter import PtbTransport
+
+    return PtbTransport(token, api_url)
+
+
+@dataclass
+class Runtime:
+    store: Store
+    transport: Transport
+    settings: Settings
+    limits: SendLimits = field(default_factory=SendLimits)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, *, webhook: bool = False) -> None:
+        """Run until `stop` is set; the tasks end cleanly, nothing in flight is lost."""
+        await self.transport.start()
+        ctx = Context(
+            bot_username=self.transport.username,
+            default_language=self.settings.language,
+            chat=self.transport,
+            zone=self.settings.zone,
+        )
+        sender = Sender(self.store, self.transport, self.limits)
+        worker = Worker(self.store, self.transport, ctx, sender.wake)
+        await publish_commands(self.transport)
+        tasks = [
+            asyncio.create_task(worker.run(self.stop), name="worker"),
+            asyncio.create_task(sender.run(self.stop), name="sender"),
+        ]
+        site_runner: web.AppRunner | None = None
+        if webhook:
+            site_runner = await self._start_webhook(worker.arrived.set)
+        else:
+            await self.transport.call("deleteWebhook", {})
+            tasks.append(
+                asyncio.create_task(
+                    poll(self.store, self.transport, worker.arrived.set, self.stop), name="poll"
+                )
+            )
+        try:
+            await self.stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if site_runner is not None:
+                await site_runner.cleanup()
+            await self.transport.stop()
+
+    async def _start_webhook(self, arrived: Callable[[], None]) -> web.AppRunner:
+        settings = self.settings
+        url = settings.webhook_url
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        if not url or not secret:
+            raise ValueError("webhook needs LINZHANG_WEBHOOK_URL and LINZHANG_WEBHOOK_SECRET")
+        host, _, port = settings.webhook_listen.rpartition(":")
+        app = webhook_app(
+            self.store,
+            self.transport.bot_id,
+            secret,
+            arrived,
+            urlsplit(url).path or "/",
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+        await self.transport.call(
+            "setWebhook", {"url": url, "secret_token": secret, "allowed_updates": ALLOWED_UPDATES}
+        )
+        return runner

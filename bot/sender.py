@@ -1,0 +1,150 @@
+"""The outbox sender: deliver under Telegram's limits, in order per chat, each message once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.transport import Permanent, RetryAfter, Transient, Transport
+from models.base import utcnow
+from models.outbox import OutboxMessage, mark_failed, mark_sent, next_per_chat, retry_later
+from models.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class SendLimits:
+    overall_per_second: float = 30.0
+    group_per_minute: int = 20
+    chat_per_second: float = 1.0
+
+
+class Pacer:
+    """Tell when a chat may next be sent to, under the overall, group and chat limits."""
+
+    def __init__(self, limits: SendLimits) -> None:
+        self.limits = limits
+        self._overall: deque[float] = deque()
+        self._chat_last: dict[int, float] = {}
+        self._group: dict[int, deque[float]] = defaultdict(deque)
+        self._chat_hold: dict[int, float] = {}
+
+    def ready_at(self, chat_id: int, is_group: bool, now: float) -> float:
+        """Return the earliest moment a message into this chat respects every limit."""
+        times = [now, self._chat_hold.get(chat_id, 0.0)]
+        last = self._chat_last.get(chat_id)
+        if last is not None:
+            times.append(last + 1.0 / self.limits.chat_per_second)
+        overall = self._overall
+        cap = max(1, int(self.limits.overall_per_second))
+        while overall and overall[0] <= now - 1.0:
+            overall.popleft()
+        if len(overall) >= cap:
+            times.append(overall[0] + 1.0)
+        if is_group:
+            recent = self._group[chat_id]
+            while recent and recent[0] <= now - 60.0:
+                recent.popleft()
+            if len(recent) >= self.limits.group_per_minute:
+                times.append(recent[0] + 60.0)
+        return max(times)
+
+    def record(self, chat_id: int, is_group: bool, at: float) -> None:
+        self._overall.append(at)
+        self._chat_last[chat_id] = at
+        if is_group:
+            self._group[chat_id].append(at)
+
+    def hold(self, chat_id: int, until: float) -> None:
+        """Send nothing into a chat before a moment the server named (429 retry_after)."""
+        self._chat_hold[chat_id] = max(self._chat_hold.get(chat_id, 0.0), until)
+
+
+class Sender:
+    def __init__(
+        self, store: Store, transport: Transport, limits: SendLimits = SendLimits()
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.pacer = Pacer(limits)
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until told to stop; sleep until woken or a limit frees a chat."""
+        while not stop.is_set():
+            self.wake.clear()
+            try:
+                pause = await self.send_some()
+            except Exception:
+                log.exception("outbox round failed; retrying")
+                pause = 1.0
+            if pause > 0:
+                try:
+                    async with asyncio.timeout(pause):
+                        await self.wake.wait()
+                except TimeoutError:
+                    pass
+
+    async def send_some(self, batch: int = 200) -> float:
+        """Send what may be sent now; return how long to wait before looking again."""
+        async with self.store.read() as session:
+            due = await next_per_chat(session, batch, utcnow())
+        if not due:
+            return 1.0
+        now = time.monotonic()
+        waiting = [(self.pacer.ready_at(m.chat_id, m.is_group, now), m) for m in due]
+        ready = [m for at, m in waiting if at <= now]
+        if not ready:
+            return min(at for at, _ in waiting) - now
+        for message in ready:
+            # Limits may have filled since the list was made; recheck before each send.
+            at = self.pacer.ready_at(message.chat_id, message.is_group, time.monotonic())
+            delay = at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._deliver(message)
+        return 0.0
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        sent_at = time.monotonic()
+        self.pacer.record(message.chat_id, message.is_group, sent_at)
+        try:
+            result = await self.transport.call(message.method, message.params)
+        except RetryAfter as error:
+            self.pacer.hold(message.chat_id, time.monotonic() + error.seconds)
+            await self._update(message.id, "retry", error.seconds, str(error))
+            return
+        except Transient as error:
+            backoff = min(MAX_BACKOFF, 0.5 * 2 ** min(message.attempts, 10))
+            await self._update(message.id, "retry", backoff, f"transient: {error}")
+            return
+        except Permanent as error:
+            log.warning(
+                "outbox %s to chat %s failed for good: %s", message.id, message.chat_id, error
+            )
+            await self._update(message.id, "failed", 0, str(error))
+            return
+        message_id = getattr(result, "message_id", None)
+        if message_id is None and isinstance(result, dict):
+            message_id = result.get("message_id")
+        await self._update(message.id, "sent", 0, "", message_id)
+
+    async def _update(
+        self, outbox_id: int, outcome: str, delay: float, error: str, message_id: int | None = None
+    ) -> None:
+        """Record one delivery at once, so a crash can repeat at most the message in flight."""
+        async with self.store.write() as session:
+            message = await session.get_one(OutboxMessage, outbox_id)
+            if outcome == "sent":
+                mark_sent(message, message_id)
+            elif outcome == "failed":
+                mark_failed(message, error)
+            else:
+                retry_later(message, timedelta(seconds=delay), error)

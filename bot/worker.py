@@ -1,0 +1,79 @@
+"""The worker: handle stored updates in batches; effects and "handled" commit together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import pick_language, t
+from bot.transport import Transport
+from handlers.context import Context
+from handlers.events import Incoming, Reply
+from handlers.outgoing import enqueue
+from handlers.router import handle
+from models.base import utcnow
+from models.inbox import InboxUpdate, pending_updates
+from models.store import Store
+
+log = logging.getLogger(__name__)
+
+# One commit per batch, not per update: the commit is what costs on SQLite.
+BATCH = 200
+
+
+class Worker:
+    def __init__(
+        self, store: Store, transport: Transport, ctx: Context, sent: asyncio.Event
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.ctx = ctx
+        self.arrived = asyncio.Event()
+        self._sent = sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Handle updates until told to stop, waking as soon as new ones arrive."""
+        while not stop.is_set():
+            self.arrived.clear()
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("inbox batch failed; retrying")
+                handled = 0
+                await asyncio.sleep(1)
+            if handled == 0:
+                try:
+                    async with asyncio.timeout(1.0):
+                        await self.arrived.wait()
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """Handle one batch of stored updates; return how many."""
+        async with self.store.write() as session:
+            rows = await pending_updates(session, BATCH, lock=not self.store.sqlite)
+            for row in rows:
+                await self._one(session, row)
+        if rows:
+            self._sent.set()  # the answers are committed: send them now
+        return len(rows)
+
+    async def _one(self, session: AsyncSession, row: InboxUpdate) -> None:
+        event: Incoming | None = None
+        try:
+            # A savepoint per update: one bad update cannot sink the rest of its batch.
+            async with session.begin_nested():
+                event = self.transport.to_event(row.payload)
+                if event is not None:
+                    replies = await handle(session, event, self.ctx)
+                    enqueue(session, replies, event.user_id)
+        except Exception as error:
+            log.exception("update %s failed", row.update_id)
+            row.error = type(error).__name__
+            if event is not None:
+                language = pick_language(None, event.language_code, self.ctx.default_language)
+                apology = Reply(event.chat_id, t("chat.sorry", language), is_group=event.in_group)
+                enqueue(session, [apology], event.user_id)
+        row.handled_at = utcnow()
