@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
+
+# Opt in to PTB's coming timedelta retry_after now, instead of a deprecation warning per 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError

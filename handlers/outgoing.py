@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,19 +13,44 @@ from models.outbox import OutboxMessage
 CALLBACK_PREFIX = "t:"
 
 
+MAX_TEXT = 4096
+
+
 def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: int | None) -> None:
-    """Add one outbox row per reply."""
+    """Add outbox rows for the replies, a long text split over several messages."""
     for reply in replies:
-        method, params = bot_api_call(reply)
-        session.add(
-            OutboxMessage(
-                chat_id=reply.chat_id,
-                is_group=reply.is_group,
-                method=method,
-                params=params,
-                cause_user_id=cause_user_id,
+        for part in split(reply):
+            method, params = bot_api_call(part)
+            session.add(
+                OutboxMessage(
+                    chat_id=part.chat_id,
+                    is_group=part.is_group,
+                    method=method,
+                    params=params,
+                    cause_user_id=cause_user_id,
+                )
             )
-        )
+
+
+def split(reply: Reply) -> list[Reply]:
+    """Cut a text over Telegram's limit at line breaks; the buttons go with the last part."""
+    if len(reply.text) <= MAX_TEXT or reply.callback_id is not None:
+        return [reply]
+    if reply.edit_message_id is not None:
+        return [replace(reply, text=reply.text[: MAX_TEXT - 1] + "…")]
+    parts: list[str] = []
+    rest = reply.text
+    while len(rest) > MAX_TEXT:
+        cut = rest.rfind("\n", 0, MAX_TEXT)
+        cut = cut if cut > MAX_TEXT // 2 else MAX_TEXT
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    parts.append(rest)
+    last = len(parts) - 1
+    return [
+        replace(reply, text=text, buttons=reply.buttons if i == last else [])
+        for i, text in enumerate(parts)
+    ]
 
 
 def bot_api_call(reply: Reply) -> tuple[str, dict[str, Any]]:

@@ -90,6 +90,17 @@ class Sent:
         return [button for row in rows for button in row]
 
 
+@dataclass(frozen=True)
+class Answered:
+    """A request and how the server answered it, for checking a client's behaviour."""
+
+    at: float
+    method: str
+    chat_id: Any
+    status: int
+    retry_after: int | None
+
+
 @dataclass
 class Limits:
     """Telegram's push limits; off unless a test asks for them."""
@@ -119,6 +130,7 @@ class BotApiServer:
         self.callback_answers: list[dict[str, Any]] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.requests: list[tuple[float, str, dict[str, Any]]] = []
+        self.responses: list[Answered] = []
         self.limits = Limits()
         self.faults: deque[Fault] = deque()
         self.rejected_429 = 0
@@ -168,7 +180,19 @@ class BotApiServer:
             )
         method = request.match_info["method"]
         params = await _params(request)
-        self.requests.append((time.monotonic(), method, params))
+        arrived = time.monotonic()
+        self.requests.append((arrived, method, params))
+        response = await self._answer(request, method, params)
+        self.responses.append(
+            Answered(
+                arrived, method, params.get("chat_id"), response.status, _retry_after(response)
+            )
+        )
+        return response
+
+    async def _answer(
+        self, request: web.Request, method: str, params: dict[str, Any]
+    ) -> web.Response:
         fault = self._fault_for(method)
         if fault is not None:
             if fault.kind == "slow":
@@ -589,6 +613,13 @@ def _admin_rights() -> dict[str, Any]:
         "can_send_welcome_messages",
     )
     return {right: right != "is_anonymous" and right != "can_be_edited" for right in rights}
+
+
+def _retry_after(response: web.Response) -> int | None:
+    if response.status != 429 or response.body is None:
+        return None
+    body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+    return int(body.get("parameters", {}).get("retry_after", 0))
 
 
 def _error(error: ApiError) -> web.Response:

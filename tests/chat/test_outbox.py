@@ -1,0 +1,133 @@
+"""The outbox sender against a server that enforces Telegram's limits and injects faults."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.runtime import make_transport
+from bot.sandbox.server import BotApiServer, Fault
+from bot.sender import Pacer, Sender, SendLimits
+from bot.transport import Transport
+from handlers.events import Button, Reply
+from handlers.outgoing import enqueue
+from models.migrate import upgrade
+from models.outbox import OutboxMessage
+from models.store import Store
+from tests.chat.harness import BOT, TOKEN
+
+CHATS = (501, 502, 503)
+GROUP = -100700
+BLOCKED = 504
+
+
+@pytest.fixture(params=["ptb", "aiogram"])
+async def setup(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[BotApiServer, Store, Transport]]:
+    server = BotApiServer(TOKEN, BOT)
+    url = await server.start()
+    for chat in (*CHATS, BLOCKED):
+        server.add_user(chat, f"user{chat}")
+    server.chats[BLOCKED].blocked = True
+    server.add_group(GROUP, "楼栋群")
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
+    await upgrade(store)
+    transport = make_transport(request.param, TOKEN, url)
+    await transport.start()
+    yield server, store, transport
+    await transport.stop()
+    await server.stop()
+    await store.dispose()
+
+
+async def _drain(sender: Sender, store: Store, timeout: float = 30.0) -> list[OutboxMessage]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                async with store.read() as session:
+                    rows = list(
+                        await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+                    )
+                if all(r.sent_at or r.failed_at for r in rows):
+                    return rows
+                sender.wake.set()
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        sender.wake.set()
+        await task
+
+
+async def test_all_delivered_in_order_under_limits_and_faults(
+    setup: tuple[BotApiServer, Store, Transport],
+) -> None:
+    server, store, transport = setup
+    server.limits.enforce = True
+    async with store.write() as session:
+        replies = [Reply(chat, f"{chat}-{n}") for n in range(4) for chat in CHATS]
+        replies += [Reply(GROUP, f"group-{n}", is_group=True) for n in range(3)]
+        replies += [Reply(CHATS[0], "长" * 5000 + "\n" + "尾" * 10, [[Button("OK", "tok")]])]
+        replies += [Reply(BLOCKED, "hello"), Reply(999, "nobody")]
+        enqueue(session, replies, None)
+    # Faults the sender must survive: a 429 from nowhere, a 502, a dropped connection.
+    server.faults.extend(
+        [Fault("429", "sendMessage"), Fault("5xx", "sendMessage"), Fault("drop", "sendMessage")]
+    )
+    limits = SendLimits()  # Telegram's: 30/s overall, 20/min into a group, 1/s into a chat
+    rows = await _drain(Sender(store, transport, limits), store, timeout=90)
+
+    for chat in CHATS:
+        texts = [s.text for s in server.sent_to(chat)]
+        expected = [f"{chat}-{n}" for n in range(4)]
+        if chat == CHATS[0]:
+            expected += ["长" * 4096, "长" * (5000 - 4096) + "\n" + "尾" * 10]
+        assert texts == expected
+    assert [s.text for s in server.sent_to(GROUP)] == [f"group-{n}" for n in range(3)]
+    # The long text was cut at Telegram's limit and the buttons rode on its last part.
+    assert server.sent_to(CHATS[0])[-1].buttons()[0]["text"] == "OK"
+    failed = {r.chat_id: r.error for r in rows if r.failed_at}
+    assert set(failed) == {BLOCKED, 999}
+    assert "blocked" in (failed[BLOCKED] or "") and "not found" in (failed[999] or "")
+    assert all(r.sent_at for r in rows if r.chat_id not in failed)
+    # The sender kept to the limits: the server never had to refuse it on its own account.
+    assert server.rejected_429 == 0
+    # And nothing was sent into a chat before the retry_after the server named for it.
+    for refused in (a for a in server.responses if a.status == 429):
+        later = [a for a in server.responses if a.chat_id == refused.chat_id and a.at > refused.at]
+        assert later and all(a.at >= refused.at + (refused.retry_after or 0) - 0.01 for a in later)
+
+
+async def test_sent_once_across_restarts(setup: tuple[BotApiServer, Store, Transport]) -> None:
+    server, store, transport = setup
+    async with store.write() as session:
+        enqueue(session, [Reply(chat, f"once {chat}") for chat in CHATS], None)
+    fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
+    await _drain(Sender(store, transport, fast), store)
+    await _drain(Sender(store, transport, fast), store)  # a restarted sender finds nothing to do
+    assert sorted(s.text for s in server.sent) == sorted(f"once {chat}" for chat in CHATS)
+
+
+def test_pacer_keeps_each_limit() -> None:
+    pacer = Pacer(SendLimits(overall_per_second=30, group_per_minute=20, chat_per_second=1))
+    for n in range(20):
+        at = pacer.ready_at(GROUP, True, n * 1.0)
+        assert at == n * 1.0
+        pacer.record(GROUP, True, at)
+    # The 21st message into the group waits for the first to leave the minute.
+    assert pacer.ready_at(GROUP, True, 20.0) == 60.0
+    # One chat: a second message within the second waits.
+    pacer.record(CHATS[0], False, 100.0)
+    assert pacer.ready_at(CHATS[0], False, 100.2) == 101.0
+    # Overall: thirty in one second fill it.
+    for chat in range(30):
+        pacer.record(1000 + chat, False, 200.0)
+    assert pacer.ready_at(2000, False, 200.5) == 201.0
+    pacer.hold(2000, 205.0)
+    assert pacer.ready_at(2000, False, 202.0) == 205.0
