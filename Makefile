@@ -16,17 +16,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Until the chat runtime lands: import the sample roster into SQLite, appoint a head, write cards.
+# The main job without a token or network: the local Bot API server, the real runtime on SQLite,
+# a scripted walk-through printed as a transcript; then the contact cards of the same estate.
 demo: setup
-	mkdir -p out && rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	$(DEMO_ENV) $(BIN)/linzhang db upgrade
-	$(DEMO_ENV) $(BIN)/linzhang import-roster examples/roster.csv --new-estates
-	$(DEMO_ENV) $(BIN)/linzhang roles grant secretary --user 900001 --name 周书记 --scope estate:芙蓉花园
-	$(DEMO_ENV) $(BIN)/linzhang roles grant neighbour_head --user 900002 --name 李阿姨 --scope group:芙蓉花园/1栋/1单元
-	$(DEMO_ENV) $(BIN)/linzhang roles list
+	mkdir -p out
+	$(BIN)/linzhang demo --db $(DEMO_DB)
 	$(DEMO_ENV) $(BIN)/linzhang cards --estate 芙蓉花园 --out out/cards-芙蓉花园.pdf
 	$(DEMO_ENV) $(BIN)/linzhang cards --estate 芙蓉花园 --format json --out out/cards-芙蓉花园.json
-	@echo "→ out/cards-芙蓉花园.pdf, out/cards-芙蓉花园.json"
 
 check: setup
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli import cards, db, roles, roster
+from bot.cli import cards, chat, db, roles, roster
 from bot.cli.common import language
 from bot.i18n import t
 
@@ -21,6 +21,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(roles.app, name="roles")
 roster.register(app)
 cards.register(app)
+chat.register(app)
 
 
 def main() -> None:

@@ -318,6 +318,12 @@ class BotApiServer:
             await self._new_sent.wait_for(lambda: len(self.sent_to(chat_id)) >= count)
         return self.sent_to(chat_id)
 
+    async def wait_total(self, count: int, timeout: float = 10.0) -> list[Sent]:
+        """Wait until the bot has sent at least `count` messages in all."""
+        async with asyncio.timeout(timeout), self._new_sent:
+            await self._new_sent.wait_for(lambda: len(self.sent) >= count)
+        return self.sent
+
     async def wait_callback_answers(self, count: int, timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout), self._new_sent:
             await self._new_sent.wait_for(lambda: len(self.callback_answers) >= count)
