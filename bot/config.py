@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(None, alias="LINZHANG_WEBHOOK_URL")
     webhook_listen: str = Field("127.0.0.1:8443", alias="LINZHANG_WEBHOOK_LISTEN")
     webhook_secret: SecretStr | None = Field(None, alias="LINZHANG_WEBHOOK_SECRET")
+    send_overall_per_second: float = Field(30.0, gt=0, alias="LINZHANG_SEND_OVERALL_PER_SECOND")
+    send_group_per_minute: int = Field(20, gt=0, alias="LINZHANG_SEND_GROUP_PER_MINUTE")
+    send_chat_per_second: float = Field(1.0, gt=0, alias="LINZHANG_SEND_CHAT_PER_SECOND")
 
     @field_validator("telegram_bot_token")
     @classmethod

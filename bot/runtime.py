@@ -38,7 +38,7 @@ class Runtime:
     store: Store
     transport: Transport
     settings: Settings
-    limits: SendLimits = field(default_factory=SendLimits)
+    limits: SendLimits | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, *, webhook: bool = False) -> None:
@@ -50,7 +50,12 @@ class Runtime:
             chat=self.transport,
             zone=self.settings.zone,
         )
-        sender = Sender(self.store, self.transport, self.limits)
+        limits = self.limits or SendLimits(
+            overall_per_second=self.settings.send_overall_per_second,
+            group_per_minute=self.settings.send_group_per_minute,
+            chat_per_second=self.settings.send_chat_per_second,
+        )
+        sender = Sender(self.store, self.transport, limits)
         worker = Worker(self.store, self.transport, ctx, sender.wake)
         await publish_commands(self.transport)
         tasks = [
