@@ -17,6 +17,9 @@ from models.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+# Our clock starts when a request leaves, the server's when it arrives; network jitter can
+# squeeze two requests closer on arrival than they left. A little slack keeps us under.
+SLACK = 1.05
 
 
 @dataclass(frozen=True)
@@ -41,19 +44,19 @@ class Pacer:
         times = [now, self._chat_hold.get(chat_id, 0.0)]
         last = self._chat_last.get(chat_id)
         if last is not None:
-            times.append(last + 1.0 / self.limits.chat_per_second)
+            times.append(last + SLACK / self.limits.chat_per_second)
         overall = self._overall
         cap = max(1, int(self.limits.overall_per_second))
-        while overall and overall[0] <= now - 1.0:
+        while overall and overall[0] <= now - SLACK:
             overall.popleft()
         if len(overall) >= cap:
-            times.append(overall[0] + 1.0)
+            times.append(overall[0] + SLACK)
         if is_group:
             recent = self._group[chat_id]
-            while recent and recent[0] <= now - 60.0:
+            while recent and recent[0] <= now - 60.0 * SLACK:
                 recent.popleft()
             if len(recent) >= self.limits.group_per_minute:
-                times.append(recent[0] + 60.0)
+                times.append(recent[0] + 60.0 * SLACK)
         return max(times)
 
     def record(self, chat_id: int, is_group: bool, at: float) -> None:

@@ -1,0 +1,107 @@
+"""Arbitrary text, commands and button tokens: no crash, an answer in the person's language,
+no partial state."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context
+from handlers.events import ChatKind, Incoming
+from handlers.router import handle
+from models.conversation import Conversation
+from models.migrate import upgrade
+from models.person import Person, Resident
+from models.store import Store
+from tests.chat.harness import seed
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+class NoAdmins:
+    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
+        return False
+
+
+CTX = Context("LinzhangTestBot", "zh_CN", NoAdmins(), ZoneInfo("Asia/Shanghai"))
+
+commands = st.sampled_from(["start", "me", "help", "lang", "cancel", "bind", "request", "x"])
+events = st.one_of(
+    st.builds(lambda c, a: {"command": c, "args": a}, commands, st.text(max_size=80)),
+    st.builds(lambda t: {"text": t}, st.text(min_size=1, max_size=5000)),
+    st.builds(lambda b: {"button": b}, st.text(max_size=70)),
+)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def prepare() -> None:
+        store = Store(url)
+        await upgrade(store)
+        await seed(store)
+        await store.dispose()
+
+    asyncio.run(prepare())
+    return url
+
+
+async def _counts(store: Store) -> list[int]:
+    async with store.read() as session:
+        return await _written(session)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(event=events, english=st.booleans(), in_group=st.booleans())
+def test_any_input_gets_a_calm_answer(
+    database: str, event: dict[str, str], english: bool, in_group: bool
+) -> None:
+    async def run() -> None:
+        store = Store(database)
+        before = await _counts(store)
+        incoming = Incoming(
+            update_id=1,
+            chat_id=-100 if in_group else 4242,
+            chat_kind=ChatKind.SUPERGROUP if in_group else ChatKind.PRIVATE,
+            user_id=4242,
+            display_name="Fuzz",
+            language_code="en" if english else "zh-hans",
+            callback_id="cb" if "button" in event else None,
+            **event,  # type: ignore[arg-type]
+        )
+        async with store.write() as session:
+            replies = await handle(session, incoming, CTX)
+            # Leave nothing behind: the test rolls back and checks what would have been written.
+            written = await _written(session)
+            await session.rollback()
+        await store.dispose()
+        for reply in replies:
+            assert reply.callback_id is not None or reply.text.strip()
+            if reply.text and english:
+                assert not HAN.search(reply.text.replace("中文", "").replace("请选择语言", "")), (
+                    reply.text
+                )
+            if reply.text and not english and reply.callback_id is None:
+                assert HAN.search(reply.text), reply.text
+        # No input without a valid card or button may create a person or a resident.
+        assert written[:2] == before[:2]
+
+    asyncio.run(run())
+
+
+async def _written(session: AsyncSession) -> list[int]:
+    return [
+        int(await session.scalar(select(func.count()).select_from(m)) or 0)
+        for m in (Person, Resident, Conversation)
+    ]
