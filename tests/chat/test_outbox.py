@@ -117,11 +117,11 @@ async def test_sent_once_across_restarts(setup: tuple[BotApiServer, Store, Trans
 def test_pacer_keeps_each_limit() -> None:
     pacer = Pacer(SendLimits(overall_per_second=30, group_per_minute=20, chat_per_second=1))
     for n in range(20):
-        at = pacer.ready_at(GROUP, True, n * 1.0)
-        assert at == n * 1.0
+        at = pacer.ready_at(GROUP, True, n * 1.1)
+        assert at == n * 1.1
         pacer.record(GROUP, True, at)
     # The 21st message into the group waits for the first to leave the minute.
-    assert pacer.ready_at(GROUP, True, 20.0) == pytest.approx(60.0 * SLACK)
+    assert pacer.ready_at(GROUP, True, 22.0) == pytest.approx(60.0 * SLACK)
     # One chat: a second message within the second waits.
     pacer.record(CHATS[0], False, 100.0)
     assert pacer.ready_at(CHATS[0], False, 100.2) == pytest.approx(100.0 + SLACK)
