@@ -9,9 +9,11 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from bot.transport import Permanent, RetryAfter, Transient, Transport
 from models.base import utcnow
-from models.outbox import OutboxMessage, mark_failed, mark_sent, next_per_chat, retry_later
+from models.outbox import OutboxMessage, next_per_chat
 from models.store import Store
 
 log = logging.getLogger(__name__)
@@ -143,11 +145,19 @@ class Sender:
         self, outbox_id: int, outcome: str, delay: float, error: str, message_id: int | None = None
     ) -> None:
         """Record one delivery at once, so a crash can repeat at most the message in flight."""
+        now = utcnow()
+        if outcome == "sent":
+            values: dict[str, object] = {"sent_at": now, "message_id": message_id, "error": None}
+        elif outcome == "failed":
+            values = {"failed_at": now, "error": error[:200]}
+        else:
+            values = {
+                "attempts": OutboxMessage.attempts + 1,
+                "not_before": now + timedelta(seconds=delay),
+                "error": error[:200],
+            }
+        # One plain UPDATE in its own short transaction: no ORM load, no flush bookkeeping.
         async with self.store.write() as session:
-            message = await session.get_one(OutboxMessage, outbox_id)
-            if outcome == "sent":
-                mark_sent(message, message_id)
-            elif outcome == "failed":
-                mark_failed(message, error)
-            else:
-                retry_later(message, timedelta(seconds=delay), error)
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,6 +48,9 @@ class Store:
         # instead of one failing when it upgrades a read lock mid-transaction.
         self._writer = self.engine.execution_options(linzhang_write=True)
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite's busy handler sleeps in growing steps (up to 100 ms) while it waits for the
+        # lock; writers of this process queue here instead and get it the moment it is free.
+        self._write_lock = asyncio.Lock() if self.sqlite else None
         self._write = async_sessionmaker(self._writer, expire_on_commit=False)
 
     @asynccontextmanager
@@ -58,7 +62,11 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """Open a write transaction that commits when the block ends without an error."""
-        async with self._write() as session, session.begin():
+        if self._write_lock is None:
+            async with self._write() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._write() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
