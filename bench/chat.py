@@ -22,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.import_roster import write_roster  # noqa: E402
-from bot.sandbox.server import BotApiServer  # noqa: E402
-from handlers.events import Reply  # noqa: E402
-from handlers.outgoing import enqueue  # noqa: E402
-from models.contact_card import cards_for  # noqa: E402
-from models.migrate import upgrade  # noqa: E402
-from models.registry import Household  # noqa: E402
-from models.roster import apply_import, plan_import  # noqa: E402
-from models.roster_file import read_roster  # noqa: E402
-from models.store import Store  # noqa: E402
+from bench.import_roster import write_roster
+from bot.sandbox.server import BotApiServer
+from handlers.events import Reply
+from handlers.outgoing import enqueue
+from models.contact_card import cards_for
+from models.migrate import upgrade
+from models.registry import Household
+from models.roster import apply_import, plan_import
+from models.roster_file import read_roster
+from models.store import Store
 
 TOKEN = "4242424242:BenchTokenForTheLocalBotApiServer"
 FIRST_USER = 10_000_000
@@ -66,7 +66,9 @@ class Child:
     @classmethod
     async def start(cls, args: list[str], env: dict[str, str]) -> Child:
         process = await asyncio.create_subprocess_exec(
-            *args, env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL,
+            *args,
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
         return cls(process)
@@ -99,7 +101,7 @@ def bot_command(kind: str, runtime: str) -> list[str]:
 async def ready(server: BotApiServer) -> None:
     """Wait until the bot is long-polling."""
     while not any(method.lower() == "getupdates" for _, method, _ in server.requests):
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # noqa: ASYNC110 - the server has no event for this
 
 
 async def throughput(runtime: str, kind: str, updates: int) -> dict[str, float]:
@@ -238,7 +240,9 @@ async def outbox(runtime: str, messages: int, cap: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("what", choices=["throughput", "latency", "outbox"])
     parser.add_argument("--runtime", choices=["ptb", "aiogram"], default="ptb")
     parser.add_argument("--updates", type=int, default=20_000)
@@ -261,14 +265,16 @@ def main() -> None:
         result = asyncio.run(latency(options.runtime, options.rate, options.seconds))
         print(
             f"runtime {options.runtime}, {result['updates']:.0f} updates at {options.rate:.0f}/s: "
-            f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.1f} ms"
+            f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+            f"max {result['max_ms']:.1f} ms"
         )
     else:
         result = asyncio.run(outbox(options.runtime, options.messages, options.cap))
         print(
             f"runtime {options.runtime}, {result['messages']:.0f} messages, cap {options.cap}/s: "
             f"{result['rate']:.1f}/s = {result['rate_over_cap']:.3f} of the cap, "
-            f"429s {result['rejected_429']:.0f}, lost {result['lost']:.0f}, {result['seconds']:.0f} s"
+            f"429s {result['rejected_429']:.0f}, lost {result['lost']:.0f}, "
+            f"{result['seconds']:.0f} s"
         )
 
 

@@ -16,10 +16,7 @@ def main() -> None:
     """Poll the server named in TELEGRAM_API_URL and echo every message."""
     api = os.environ["TELEGRAM_API_URL"]
     application = (
-        Application.builder()
-        .token(os.environ["TELEGRAM_BOT_TOKEN"])
-        .base_url(f"{api}/bot")
-        .build()
+        Application.builder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(f"{api}/bot").build()
     )
     application.add_handler(MessageHandler(filters.ALL, echo))
     application.run_polling(poll_interval=0, timeout=25)

@@ -19,9 +19,6 @@ from models.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
-# Our clock starts when a request leaves, the server's when it arrives; network jitter can
-# squeeze two requests closer on arrival than they left. A little slack keeps us under.
-SLACK = 1.05
 
 
 @dataclass(frozen=True)
@@ -46,19 +43,19 @@ class Pacer:
         times = [now, self._chat_hold.get(chat_id, 0.0)]
         last = self._chat_last.get(chat_id)
         if last is not None:
-            times.append(last + SLACK / self.limits.chat_per_second)
+            times.append(last + 1.0 / self.limits.chat_per_second)
         overall = self._overall
         cap = max(1, int(self.limits.overall_per_second))
-        while overall and overall[0] <= now - SLACK:
+        while overall and overall[0] <= now - 1.0:
             overall.popleft()
         if len(overall) >= cap:
-            times.append(overall[0] + SLACK)
+            times.append(overall[0] + 1.0)
         if is_group:
             recent = self._group[chat_id]
-            while recent and recent[0] <= now - 60.0 * SLACK:
+            while recent and recent[0] <= now - 60.0:
                 recent.popleft()
             if len(recent) >= self.limits.group_per_minute:
-                times.append(recent[0] + 60.0 * SLACK)
+                times.append(recent[0] + 60.0)
         return max(times)
 
     def record(self, chat_id: int, is_group: bool, at: float) -> None:
@@ -66,6 +63,9 @@ class Pacer:
         self._chat_last[chat_id] = at
         if is_group:
             self._group[chat_id].append(at)
+
+    def held_until(self, chat_id: int) -> float:
+        return self._chat_hold.get(chat_id, 0.0)
 
     def hold(self, chat_id: int, until: float) -> None:
         """Send nothing into a chat before a moment the server named (429 retry_after)."""
@@ -104,13 +104,13 @@ class Sender:
         if not due:
             return 1.0
         now = time.monotonic()
-        waiting = [(self.pacer.ready_at(m.chat_id, m.is_group, now), m) for m in due]
+        waiting = [(self._ready_at(m, now), m) for m in due]
         ready = [m for at, m in waiting if at <= now]
         if not ready:
             return min(at for at, _ in waiting) - now
         for message in ready:
             # Limits may have filled since the list was made; recheck before each send.
-            at = self.pacer.ready_at(message.chat_id, message.is_group, time.monotonic())
+            at = self._ready_at(message, time.monotonic())
             delay = at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -118,28 +118,43 @@ class Sender:
         return 0.0
 
     async def _deliver(self, message: OutboxMessage) -> None:
-        sent_at = time.monotonic()
-        self.pacer.record(message.chat_id, message.is_group, sent_at)
         try:
             result = await self.transport.call(message.method, message.params)
         except RetryAfter as error:
+            self._record(message)
             self.pacer.hold(message.chat_id, time.monotonic() + error.seconds)
             await self._update(message.id, "retry", error.seconds, str(error))
             return
         except Transient as error:
+            self._record(message)
             backoff = min(MAX_BACKOFF, 0.5 * 2 ** min(message.attempts, 10))
             await self._update(message.id, "retry", backoff, f"transient: {error}")
             return
         except Permanent as error:
+            self._record(message)
             log.warning(
                 "outbox %s to chat %s failed for good: %s", message.id, message.chat_id, error
             )
             await self._update(message.id, "failed", 0, str(error))
             return
+        self._record(message)
         message_id = getattr(result, "message_id", None)
         if message_id is None and isinstance(result, dict):
             message_id = result.get("message_id")
         await self._update(message.id, "sent", 0, "", message_id)
+
+    def _ready_at(self, message: OutboxMessage, now: float) -> float:
+        """Pace pushes; answer a person's own action at once, unless the server said wait."""
+        if message.method == "answerCallbackQuery" or message.cause_user_id is not None:
+            return max(now, self.pacer.held_until(message.chat_id))
+        return self.pacer.ready_at(message.chat_id, message.is_group, now)
+
+    def _record(self, message: OutboxMessage) -> None:
+        if message.method == "answerCallbackQuery":
+            return  # not a message in the chat; Telegram does not count it
+        # Counted when the answer is back: the server saw the request no later than that, so
+        # spacing from this moment keeps its window (measured at arrival) under the limit.
+        self.pacer.record(message.chat_id, message.is_group, time.monotonic())
 
     async def _update(
         self, outbox_id: int, outcome: str, delay: float, error: str, message_id: int | None = None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.runtime import make_transport
 from bot.sandbox.server import BotApiServer, Fault
-from bot.sender import SLACK, Pacer, Sender, SendLimits
+from bot.sender import Pacer, Sender, SendLimits
 from bot.transport import Transport
 from handlers.events import Button, Reply
 from handlers.outgoing import enqueue
@@ -117,17 +117,17 @@ async def test_sent_once_across_restarts(setup: tuple[BotApiServer, Store, Trans
 def test_pacer_keeps_each_limit() -> None:
     pacer = Pacer(SendLimits(overall_per_second=30, group_per_minute=20, chat_per_second=1))
     for n in range(20):
-        at = pacer.ready_at(GROUP, True, n * 1.1)
-        assert at == n * 1.1
+        at = pacer.ready_at(GROUP, True, n * 1.0)
+        assert at == n * 1.0
         pacer.record(GROUP, True, at)
     # The 21st message into the group waits for the first to leave the minute.
-    assert pacer.ready_at(GROUP, True, 22.0) == pytest.approx(60.0 * SLACK)
+    assert pacer.ready_at(GROUP, True, 20.0) == pytest.approx(60.0)
     # One chat: a second message within the second waits.
     pacer.record(CHATS[0], False, 100.0)
-    assert pacer.ready_at(CHATS[0], False, 100.2) == pytest.approx(100.0 + SLACK)
+    assert pacer.ready_at(CHATS[0], False, 100.2) == pytest.approx(101.0)
     # Overall: thirty in one second fill it.
     for chat in range(30):
         pacer.record(1000 + chat, False, 200.0)
-    assert pacer.ready_at(2000, False, 200.5) == pytest.approx(200.0 + SLACK)
+    assert pacer.ready_at(2000, False, 200.5) == pytest.approx(201.0)
     pacer.hold(2000, 205.0)
     assert pacer.ready_at(2000, False, 202.0) == 205.0

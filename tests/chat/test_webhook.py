@@ -67,3 +67,48 @@ async def test_right_secret_stores_once_then_answers(
     async with store.read() as session:
         row = await session.scalar(select(InboxUpdate))
     assert row is not None and row.bot_id == 42 and row.update_id == 41 and row.handled_at is None
+
+
+@pytest.mark.parametrize("runtime_name", ["ptb", "aiogram"])
+async def test_runtime_in_webhook_mode_answers(tmp_path: Path, runtime_name: str) -> None:
+    """The server delivers by webhook with the secret; the bot registers a resident."""
+    import socket
+
+    from pydantic import SecretStr
+
+    from bot.config import Settings
+    from bot.runtime import Runtime, make_transport
+    from bot.sandbox.server import BotApiServer
+    from tests.chat.harness import BOT, RESIDENT, TOKEN, seed
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = BotApiServer(TOKEN, BOT)
+    url = await server.start()
+    server.add_user(RESIDENT, "张建国")
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}")
+    await upgrade(store)
+    payloads, _ = await seed(store)
+    settings = Settings(
+        LINZHANG_DATABASE_URL=SecretStr(str(store.url)),
+        TELEGRAM_BOT_TOKEN=SecretStr(TOKEN),
+        TELEGRAM_API_URL=url,
+        LINZHANG_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
+        LINZHANG_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+        LINZHANG_WEBHOOK_SECRET=SecretStr(SECRET),
+    )
+    runtime = Runtime(store, make_transport(runtime_name, TOKEN, url), settings)
+    task = asyncio.create_task(runtime.run(webhook=True))
+    try:
+        await server.send_text(RESIDENT, f"/start {payloads['101']}")
+        [consent] = await server.wait_sent(RESIDENT, 1)
+        assert "是否同意" in consent.text
+        assert server.webhook_url == f"http://127.0.0.1:{port}/telegram"
+        assert server.webhook_secret == SECRET
+        assert not any(m.lower() == "getupdates" for _, m, _ in server.requests)
+    finally:
+        runtime.stop.set()
+        await asyncio.wait_for(task, 10)
+        await server.stop()
+        await store.dispose()
