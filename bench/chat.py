@@ -101,7 +101,7 @@ def bot_command(kind: str, runtime: str) -> list[str]:
 async def ready(server: BotApiServer) -> None:
     """Wait until the bot is long-polling."""
     while not any(method.lower() == "getupdates" for _, method, _ in server.requests):
-        await asyncio.sleep(0.05)  # noqa: ASYNC110 - the server has no event for this
+        await asyncio.sleep(0.05)
 
 
 async def throughput(runtime: str, kind: str, updates: int) -> dict[str, float]:
