@@ -100,7 +100,7 @@ def bot_command(kind: str, runtime: str) -> list[str]:
 
 async def ready(server: BotApiServer) -> None:
     """Wait until the bot is long-polling."""
-    while not any(method.lower() == "getupdates" for _, method, _ in server.requests):
+    while not any(method.lower() == "getupdates" for _, method, _ in server.requests):  # noqa: ASYNC110 - the server has no event for it
         await asyncio.sleep(0.05)
 
 
