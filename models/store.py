@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from models.sqlite_inline import creator
 
 # Seconds a writer waits for SQLite's lock before giving up; long enough that users never see it.
 SQLITE_BUSY_SECONDS = 60
@@ -36,10 +39,13 @@ def is_sqlite(url: str | URL) -> bool:
 class Store:
     """Own the engine; hand out sessions that commit on success and roll back on error."""
 
-    def __init__(self, url: str | URL, **engine_options: Any) -> None:
+    def __init__(self, url: str | URL, *, inline: bool = True, **engine_options: Any) -> None:
         self.url = async_url(url)
         self.sqlite = is_sqlite(self.url)
-        if self.sqlite:
+        self.path = str(self.url.database or "")
+        if self.sqlite and inline and self.path and self.path != ":memory:":
+            engine_options["async_creator"] = creator(self.path, SQLITE_BUSY_SECONDS)
+        elif self.sqlite:
             engine_options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_SECONDS)
         self.engine: AsyncEngine = create_async_engine(self.url, **engine_options)
         if self.sqlite:
@@ -48,9 +54,6 @@ class Store:
         # instead of one failing when it upgrades a read lock mid-transaction.
         self._writer = self.engine.execution_options(linzhang_write=True)
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite's busy handler sleeps in growing steps (up to 100 ms) while it waits for the
-        # lock; writers of this process queue here instead and get it the moment it is free.
-        self._write_lock = asyncio.Lock() if self.sqlite else None
         self._write = async_sessionmaker(self._writer, expire_on_commit=False)
 
     @asynccontextmanager
@@ -62,15 +65,28 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """Open a write transaction that commits when the block ends without an error."""
-        if self._write_lock is None:
+        if not self.sqlite:
             async with self._write() as session, session.begin():
                 yield session
             return
-        async with self._write_lock, self._write() as session, session.begin():
+        async with _write_lock(self.path), self._write() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# Writers of this process on one SQLite file queue here, across every Store on that file:
+# SQLite's busy handler sleeps in growing steps (up to 100 ms), and with SQLite running on the
+# loop's thread a writer waiting inside it would stall the very writer it waits for.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_lock(path: str) -> asyncio.Lock:
+    locks = _WRITE_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(path, asyncio.Lock())
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -79,7 +95,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
-        dbapi_connection.isolation_level = None
+        if dbapi_connection.isolation_level is not None:
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")

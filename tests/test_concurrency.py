@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,40 @@ async def test_without_the_write_lock_the_same_load_fails(sqlite_file: str) -> N
     assert failures, "deferred read-then-write transactions should have collided"
     assert any(isinstance(f.orig, sqlite3.OperationalError) for f in failures)
     assert all("locked" in str(f) for f in failures)
+
+
+WRITER = """
+import asyncio, sys
+from models.audit import audit, AuditEntry
+from models.store import Store
+from sqlalchemy import func, select
+
+async def main(url, writer):
+    store = Store(url)
+    for round_ in range(10):
+        async with store.write() as session:
+            seen = await session.scalar(select(func.count()).select_from(AuditEntry))
+            await asyncio.sleep(0.001)
+            audit(session, f"process:{writer}", "test.write", "audit_log", after={"seen": seen})
+    await store.dispose()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_twenty_writer_processes_all_land(sqlite_file: str) -> None:
+    """Separate processes share only SQLite's own lock: BEGIN IMMEDIATE and the busy timeout."""
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WRITER, sqlite_file, str(n), stderr=asyncio.subprocess.PIPE
+        )
+        for n in range(WRITERS)
+    ]
+    results = [await p.communicate() for p in processes]
+    errors = [err.decode() for (_, err), p in zip(results, processes, strict=True) if p.returncode]
+    assert not errors, errors[0]
+    store = Store(sqlite_file)
+    async with store.read() as session:
+        total = await session.scalar(select(func.count()).select_from(AuditEntry))
+    await store.dispose()
+    assert total == WRITERS * ROUNDS
