@@ -104,25 +104,38 @@ async def ready(server: BotApiServer) -> None:
         await asyncio.sleep(0.05)
 
 
+async def world(
+    database: str, runtime: str, users: int, **settings: str
+) -> tuple[BotApiServer, list[int], dict[str, str]]:
+    """Start the server with `users` residents; return it, their ids and the bot's settings."""
+    server = BotApiServer(TOKEN, "LinzhangBenchBot")
+    url = await server.start()
+    ids = [FIRST_USER + n for n in range(users)]
+    for user in ids:
+        server.add_user(user, f"居民{user}")
+    env = {
+        "LINZHANG_DATABASE_URL": database,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": url,
+        "LINZHANG_RUNTIME": runtime,
+        **settings,
+    }
+    return server, ids, env
+
+
 async def throughput(runtime: str, kind: str, updates: int) -> dict[str, float]:
     users = updates // 3
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite+aiosqlite:///{folder}/bench.db"
         payloads = await seed(database, users, Path(folder))
-        server = BotApiServer(TOKEN, "LinzhangBenchBot")
-        url = await server.start()
-        ids = [FIRST_USER + n for n in range(users)]
-        for user in ids:
-            server.add_user(user, f"居民{user}")
-        env = {
-            "LINZHANG_DATABASE_URL": database,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": url,
-            "LINZHANG_RUNTIME": runtime,
-            # Replies are not pushes: the echo bot has no pacing, so neither does this run.
-            "LINZHANG_SEND_OVERALL_PER_SECOND": "100000",
-            "LINZHANG_SEND_CHAT_PER_SECOND": "100000",
-        }
+        # Replies are not pushes: the echo bot has no pacing, so neither does this run.
+        server, ids, env = await world(
+            database,
+            runtime,
+            users,
+            LINZHANG_SEND_OVERALL_PER_SECOND="100000",
+            LINZHANG_SEND_CHAT_PER_SECOND="100000",
+        )
         child = await Child.start(bot_command(kind, runtime), env)
         await ready(server)
         cpu_before = child.cpu_seconds()
@@ -163,17 +176,7 @@ async def latency(runtime: str, rate: float, seconds: float) -> dict[str, float]
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite+aiosqlite:///{folder}/bench.db"
         await seed(database, 10, Path(folder))
-        server = BotApiServer(TOKEN, "LinzhangBenchBot")
-        url = await server.start()
-        ids = [FIRST_USER + n for n in range(count)]
-        for user in ids:
-            server.add_user(user, f"居民{user}")
-        env = {
-            "LINZHANG_DATABASE_URL": database,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": url,
-            "LINZHANG_RUNTIME": runtime,
-        }
+        server, ids, env = await world(database, runtime, count)
         child = await Child.start(bot_command("linzhang", runtime), env)
         await ready(server)
         await asyncio.sleep(1.0)
@@ -201,24 +204,15 @@ async def outbox(runtime: str, messages: int, cap: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite+aiosqlite:///{folder}/bench.db"
         await seed(database, 10, Path(folder))
-        server = BotApiServer(TOKEN, "LinzhangBenchBot")
-        url = await server.start()
+        server, chats, env = await world(
+            database, runtime, messages, LINZHANG_SEND_OVERALL_PER_SECOND=str(cap)
+        )
         server.limits.enforce = True
         server.limits.overall_per_second = cap
-        chats = [FIRST_USER + n for n in range(messages)]
-        for chat in chats:
-            server.add_user(chat, f"邻长{chat}")
         store = Store(database)
         async with store.write() as session:
             enqueue(session, [Reply(chat, f"本周走访名单 {chat}") for chat in chats], None)
         await store.dispose()
-        env = {
-            "LINZHANG_DATABASE_URL": database,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": url,
-            "LINZHANG_RUNTIME": runtime,
-            "LINZHANG_SEND_OVERALL_PER_SECOND": str(cap),
-        }
         child = await Child.start(bot_command("linzhang", runtime), env)
         await server.wait_total(1, timeout=60)
         start = time.perf_counter()
