@@ -68,12 +68,12 @@ class Worker:
                 event = self.transport.to_event(row.payload)
                 if event is not None:
                     replies = await handle(session, event, self.ctx)
-                    enqueue(session, replies, event.user_id)
+                    await enqueue(session, replies, event.user_id)
         except Exception as error:
             log.exception("update %s failed", row.update_id)
             row.error = type(error).__name__
             if event is not None:
                 language = pick_language(None, event.language_code, self.ctx.default_language)
                 apology = Reply(event.chat_id, t("chat.sorry", language), is_group=event.in_group)
-                enqueue(session, [apology], event.user_id)
+                await enqueue(session, [apology], event.user_id)
         row.handled_at = utcnow()

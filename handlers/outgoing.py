@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Button, Reply
+from models.base import utcnow
 from models.outbox import OutboxMessage
 
 CALLBACK_PREFIX = "t:"
@@ -16,20 +18,27 @@ CALLBACK_PREFIX = "t:"
 MAX_TEXT = 4096
 
 
-def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: int | None) -> None:
+async def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: int | None) -> None:
     """Add outbox rows for the replies, a long text split over several messages."""
+    rows = []
+    now = utcnow()
     for reply in replies:
         for part in split(reply):
             method, params = bot_api_call(part)
-            session.add(
-                OutboxMessage(
-                    chat_id=part.chat_id,
-                    is_group=part.is_group,
-                    method=method,
-                    params=params,
-                    cause_user_id=cause_user_id,
-                )
+            rows.append(
+                {
+                    "chat_id": part.chat_id,
+                    "is_group": part.is_group,
+                    "method": method,
+                    "params": params,
+                    "cause_user_id": cause_user_id,
+                    "created_at": now,
+                    "attempts": 0,
+                }
             )
+    if rows:
+        # A plain INSERT: the outbox rows are never read back in this transaction.
+        await session.execute(insert(OutboxMessage), rows)
 
 
 def split(reply: Reply) -> list[Reply]:

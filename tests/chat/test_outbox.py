@@ -75,7 +75,7 @@ async def test_all_delivered_in_order_under_limits_and_faults(
         replies += [Reply(GROUP, f"group-{n}", is_group=True) for n in range(3)]
         replies += [Reply(CHATS[0], "长" * 5000 + "\n" + "尾" * 10, [[Button("OK", "tok")]])]
         replies += [Reply(BLOCKED, "hello"), Reply(999, "nobody")]
-        enqueue(session, replies, None)
+        await enqueue(session, replies, None)
     # Faults the sender must survive: a 429 from nowhere, a 502, a dropped connection.
     server.faults.extend(
         [Fault("429", "sendMessage"), Fault("5xx", "sendMessage"), Fault("drop", "sendMessage")]
@@ -107,7 +107,7 @@ async def test_all_delivered_in_order_under_limits_and_faults(
 async def test_sent_once_across_restarts(setup: tuple[BotApiServer, Store, Transport]) -> None:
     server, store, transport = setup
     async with store.write() as session:
-        enqueue(session, [Reply(chat, f"once {chat}") for chat in CHATS], None)
+        await enqueue(session, [Reply(chat, f"once {chat}") for chat in CHATS], None)
     fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
     await _drain(Sender(store, transport, fast), store)
     await _drain(Sender(store, transport, fast), store)  # a restarted sender finds nothing to do
