@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from aiohttp import web
 from bot.commands import publish_commands
 from bot.config import Settings
 from bot.ingress import poll, webhook_app
+from bot.outbox_journal import OutboxJournal
 from bot.sender import Sender, SendLimits
 from bot.transport import ALLOWED_UPDATES, Transport
 from bot.worker import Worker
@@ -55,7 +57,8 @@ class Runtime:
             group_per_minute=self.settings.send_group_per_minute,
             chat_per_second=self.settings.send_chat_per_second,
         )
-        sender = Sender(self.store, self.transport, limits)
+        journal = self._journal()
+        sender = Sender(self.store, self.transport, limits, journal)
         worker = Worker(self.store, self.transport, ctx, sender.wake)
         await publish_commands(self.transport)
         tasks = [
@@ -78,9 +81,18 @@ class Runtime:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await sender.apply_journal()
             if site_runner is not None:
                 await site_runner.cleanup()
             await self.transport.stop()
+            if journal is not None:
+                journal.close()
+
+    def _journal(self) -> OutboxJournal | None:
+        path = self.settings.outbox_journal
+        if path is None and self.store.sqlite and self.store.path not in ("", ":memory:"):
+            path = Path(self.store.path + ".outbox-journal")
+        return OutboxJournal(path) if path is not None else None
 
     async def _start_webhook(self, arrived: Callable[[], None]) -> web.AppRunner:
         settings = self.settings

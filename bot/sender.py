@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from bot.outbox_journal import OutboxJournal, Outcome
 from bot.transport import Permanent, RetryAfter, Transient, Transport
 from models.base import utcnow
 from models.outbox import OutboxMessage, next_per_chat
@@ -74,12 +75,18 @@ class Pacer:
 
 class Sender:
     def __init__(
-        self, store: Store, transport: Transport, limits: SendLimits = SendLimits()
+        self,
+        store: Store,
+        transport: Transport,
+        limits: SendLimits = SendLimits(),
+        journal: OutboxJournal | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
         self.pacer = Pacer(limits)
         self.wake = asyncio.Event()
+        # Without a journal each outcome is marked in its own transaction.
+        self.journal = journal
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until told to stop; sleep until woken or a limit frees a chat."""
@@ -96,9 +103,11 @@ class Sender:
                         await self.wake.wait()
                 except TimeoutError:
                     pass
+        await self.apply_journal()
 
     async def send_some(self, batch: int = 200) -> float:
         """Send what may be sent now; return how long to wait before looking again."""
+        await self.apply_journal()
         async with self.store.read() as session:
             due = await next_per_chat(session, batch, utcnow())
         if not due:
@@ -123,25 +132,41 @@ class Sender:
         except RetryAfter as error:
             self._record(message)
             self.pacer.hold(message.chat_id, time.monotonic() + error.seconds)
-            await self._update(message.id, "retry", error.seconds, str(error))
+            await self._retry(message.id, error.seconds, str(error))
             return
         except Transient as error:
             self._record(message)
             backoff = min(MAX_BACKOFF, 0.5 * 2 ** min(message.attempts, 10))
-            await self._update(message.id, "retry", backoff, f"transient: {error}")
+            await self._retry(message.id, backoff, f"transient: {error}")
             return
         except Permanent as error:
             self._record(message)
             log.warning(
                 "outbox %s to chat %s failed for good: %s", message.id, message.chat_id, error
             )
-            await self._update(message.id, "failed", 0, str(error))
+            await self._finished(Outcome(message.id, utcnow(), error=str(error)[:200]))
             return
         self._record(message)
         message_id = getattr(result, "message_id", None)
         if message_id is None and isinstance(result, dict):
             message_id = result.get("message_id")
-        await self._update(message.id, "sent", 0, "", message_id)
+        await self._finished(Outcome(message.id, utcnow(), message_id=message_id))
+
+    async def apply_journal(self) -> None:
+        """Mark what the journal holds in one transaction, then empty it."""
+        if self.journal is None or not self.journal.pending:
+            return
+        async with self.store.write() as session:
+            await session.execute(update(OutboxMessage), [_marks(o) for o in self.journal.pending])
+        self.journal.clear()
+
+    async def _finished(self, outcome: Outcome) -> None:
+        """Record a send that is over, so a crash can repeat at most the message in flight."""
+        if self.journal is not None:
+            self.journal.record(outcome)
+            return
+        async with self.store.write() as session:
+            await session.execute(update(OutboxMessage), [_marks(outcome)])
 
     def _ready_at(self, message: OutboxMessage, now: float) -> float:
         """Pace pushes; answer a person's own action at once, unless the server said wait."""
@@ -156,23 +181,25 @@ class Sender:
         # spacing from this moment keeps its window (measured at arrival) under the limit.
         self.pacer.record(message.chat_id, message.is_group, time.monotonic())
 
-    async def _update(
-        self, outbox_id: int, outcome: str, delay: float, error: str, message_id: int | None = None
-    ) -> None:
-        """Record one delivery at once, so a crash can repeat at most the message in flight."""
-        now = utcnow()
-        if outcome == "sent":
-            values: dict[str, object] = {"sent_at": now, "message_id": message_id, "error": None}
-        elif outcome == "failed":
-            values = {"failed_at": now, "error": error[:200]}
-        else:
-            values = {
-                "attempts": OutboxMessage.attempts + 1,
-                "not_before": now + timedelta(seconds=delay),
-                "error": error[:200],
-            }
-        # One plain UPDATE in its own short transaction: no ORM load, no flush bookkeeping.
+    async def _retry(self, outbox_id: int, delay: float, error: str) -> None:
+        """Put a message back for later; rare enough to commit on its own."""
+        values = {
+            "attempts": OutboxMessage.attempts + 1,
+            "not_before": utcnow() + timedelta(seconds=delay),
+            "error": error[:200],
+        }
         async with self.store.write() as session:
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
             )
+
+
+def _marks(outcome: Outcome) -> dict[str, object]:
+    if outcome.error is not None:
+        return {"id": outcome.outbox_id, "failed_at": outcome.at, "error": outcome.error}
+    return {
+        "id": outcome.outbox_id,
+        "sent_at": outcome.at,
+        "message_id": outcome.message_id,
+        "error": None,
+    }

@@ -13,8 +13,7 @@ from handlers.context import Context
 from handlers.events import Incoming, Reply
 from handlers.outgoing import enqueue
 from handlers.router import handle
-from models.base import utcnow
-from models.inbox import InboxUpdate, pending_updates
+from models.inbox import InboxUpdate, mark_handled, pending_updates
 from models.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,13 +53,17 @@ class Worker:
         """Handle one batch of stored updates; return how many."""
         async with self.store.write() as session:
             rows = await pending_updates(session, BATCH, lock=not self.store.sqlite)
-            for row in rows:
-                await self._one(session, row)
+            failed = {row.id: error for row in rows if (error := await self._one(session, row))}
+            # One statement marks the batch; the failures keep why they failed.
+            await mark_handled(session, [row.id for row in rows if row.id not in failed])
+            for row_id, error in failed.items():
+                await mark_handled(session, [row_id], error)
         if rows:
             self._sent.set()  # the answers are committed: send them now
         return len(rows)
 
-    async def _one(self, session: AsyncSession, row: InboxUpdate) -> None:
+    async def _one(self, session: AsyncSession, row: InboxUpdate) -> str | None:
+        """Handle one update in a savepoint; return why it failed, if it did."""
         event: Incoming | None = None
         try:
             # A savepoint per update: one bad update cannot sink the rest of its batch.
@@ -71,9 +74,9 @@ class Worker:
                     await enqueue(session, replies, event.user_id)
         except Exception as error:
             log.exception("update %s failed", row.update_id)
-            row.error = type(error).__name__
             if event is not None:
                 language = pick_language(None, event.language_code, self.ctx.default_language)
                 apology = Reply(event.chat_id, t("chat.sorry", language), is_group=event.in_group)
                 await enqueue(session, [apology], event.user_id)
-        row.handled_at = utcnow()
+            return type(error).__name__
+        return None

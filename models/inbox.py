@@ -65,6 +65,8 @@ async def pending_updates(session: AsyncSession, limit: int, *, lock: bool) -> l
 
 
 async def mark_handled(session: AsyncSession, ids: list[int], error: str | None = None) -> None:
+    if not ids:
+        return
     await session.execute(
         update(InboxUpdate).where(InboxUpdate.id.in_(ids)).values(handled_at=utcnow(), error=error)
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.outbox_journal import OutboxJournal
 from bot.runtime import make_transport
 from bot.sandbox.server import BotApiServer, Fault
 from bot.sender import Pacer, Sender, SendLimits
@@ -131,3 +132,30 @@ def test_pacer_keeps_each_limit() -> None:
     assert pacer.ready_at(2000, False, 200.5) == pytest.approx(201.0)
     pacer.hold(2000, 205.0)
     assert pacer.ready_at(2000, False, 202.0) == 205.0
+
+
+async def test_journal_carries_marks_across_a_kill(
+    setup: tuple[BotApiServer, Store, Transport], tmp_path: Path
+) -> None:
+    server, store, transport = setup
+    async with store.write() as session:
+        await enqueue(session, [Reply(chat, f"journal {chat}") for chat in CHATS], None)
+    fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
+    path = tmp_path / "outbox.journal"
+    journal = OutboxJournal(path)
+    await Sender(store, transport, fast, journal).send_some()
+    journal.close()  # killed: the marks never reached the database
+    with path.open("a") as torn:
+        torn.write('{"id": 9')  # and the kill tore the line being written
+    async with store.read() as session:
+        marked = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.sent_at.is_not(None))
+        )
+        assert list(marked) == []
+
+    rows = await _drain(Sender(store, transport, fast, OutboxJournal(path)), store)
+
+    assert sorted(s.text for s in server.sent) == sorted(f"journal {chat}" for chat in CHATS)
+    assert {r.chat_id: r.message_id for r in rows} == {s.chat_id: s.message_id for s in server.sent}
+    assert all(r.sent_at for r in rows)
+    assert path.read_text() == ""

@@ -1,0 +1,276 @@
+"""Chat runtime benchmarks against the local Bot API server, the bot in its own process.
+
+  throughput  20,000 updates (registrations, button presses, /me) through the whole stack,
+              and the same number through a bare echo bot of the same framework
+  latency     an offered load of 30 updates/s; update arrival → reply arrival at the server
+  outbox      7,405 messages to distinct chats with the server enforcing a cap
+
+Run: .venv/bin/python bench/chat.py throughput --runtime ptb   (see --help)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.import_roster import write_roster
+from bot.sandbox.server import BotApiServer
+from handlers.events import Reply
+from handlers.outgoing import enqueue
+from models.contact_card import cards_for
+from models.migrate import upgrade
+from models.registry import Household
+from models.roster import apply_import, plan_import
+from models.roster_file import read_roster
+from models.store import Store
+
+TOKEN = "4242424242:BenchTokenForTheLocalBotApiServer"
+FIRST_USER = 10_000_000
+HERE = Path(__file__).resolve().parent
+
+
+async def seed(database: str, households: int, folder: Path) -> list[str]:
+    """A migrated database with `households` households, each with a card; return payloads."""
+    roster = folder / "roster.csv"
+    write_roster(roster, households, max(1, households // 356))
+    rows, errors = read_roster(roster)
+    assert not errors
+    store = Store(database)
+    await upgrade(store)
+    async with store.write() as session:
+        await apply_import(session, await plan_import(session, rows, True), "bench", {})
+        from sqlalchemy import select
+
+        ids = list(await session.scalars(select(Household.id).order_by(Household.id)))
+        issue = await cards_for(session, ids, "bench")
+        payloads = [issue.cards[i].payload for i in ids]
+    await store.dispose()
+    return payloads
+
+
+class Child:
+    """The bot under test in its own process; its CPU and peak memory read from /proc."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, args: list[str], env: dict[str, str]) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        return cls(process)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    async def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+def bot_command(kind: str, runtime: str) -> list[str]:
+    if kind == "echo":
+        return [sys.executable, str(HERE / f"echo_{runtime}.py")]
+    return [sys.executable, "-m", "cProfile", "-o", "/tmp/bot.prof", "-m", "bot", "run"]
+
+
+async def ready(server: BotApiServer) -> None:
+    """Wait until the bot is long-polling."""
+    while not any(method.lower() == "getupdates" for _, method, _ in server.requests):  # noqa: ASYNC110 - the server has no event for it
+        await asyncio.sleep(0.05)
+
+
+async def world(
+    database: str, runtime: str, users: int, **settings: str
+) -> tuple[BotApiServer, list[int], dict[str, str]]:
+    """Start the server with `users` residents; return it, their ids and the bot's settings."""
+    server = BotApiServer(TOKEN, "LinzhangBenchBot")
+    url = await server.start()
+    ids = [FIRST_USER + n for n in range(users)]
+    for user in ids:
+        server.add_user(user, f"居民{user}")
+    env = {
+        "LINZHANG_DATABASE_URL": database,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": url,
+        "LINZHANG_RUNTIME": runtime,
+        **settings,
+    }
+    return server, ids, env
+
+
+async def throughput(runtime: str, kind: str, updates: int) -> dict[str, float]:
+    users = updates // 3
+    with tempfile.TemporaryDirectory() as folder:
+        database = f"sqlite+aiosqlite:///{folder}/bench.db"
+        payloads = await seed(database, users, Path(folder))
+        # Replies are not pushes: the echo bot has no pacing, so neither does this run.
+        server, ids, env = await world(
+            database,
+            runtime,
+            users,
+            LINZHANG_SEND_OVERALL_PER_SECOND="100000",
+            LINZHANG_SEND_CHAT_PER_SECOND="100000",
+        )
+        child = await Child.start(bot_command(kind, runtime), env)
+        await ready(server)
+        cpu_before = child.cpu_seconds()
+        start = time.perf_counter()
+        if kind == "echo":
+            for phase in range(3):
+                for user in ids:
+                    await server.send_text(user, f"hello {phase}")
+                await server.wait_total(users * (phase + 1), timeout=600)
+        else:
+            for user, payload in zip(ids, payloads, strict=True):
+                await server.send_text(user, f"/start {payload}")
+            await server.wait_total(users, timeout=600)
+            consent = {s.chat_id: s for s in server.sent}
+            for user in ids:
+                await server.press(user, consent[user], 0)
+            await server.wait_total(users * 2, timeout=600)
+            for user in ids:
+                await server.send_text(user, "/me")
+            await server.wait_total(users * 3, timeout=600)
+        seconds = time.perf_counter() - start
+        cpu = child.cpu_seconds() - cpu_before
+        peak = child.peak_mb()
+        await child.stop()
+        await server.stop()
+    handled = users * 3
+    return {
+        "updates": handled,
+        "seconds": seconds,
+        "per_second": handled / seconds,
+        "cpu_per_1000": cpu / handled * 1000,
+        "peak_mb": peak,
+    }
+
+
+async def latency(runtime: str, rate: float, seconds: float) -> dict[str, float]:
+    count = int(rate * seconds)
+    with tempfile.TemporaryDirectory() as folder:
+        database = f"sqlite+aiosqlite:///{folder}/bench.db"
+        await seed(database, 10, Path(folder))
+        server, ids, env = await world(database, runtime, count)
+        child = await Child.start(bot_command("linzhang", runtime), env)
+        await ready(server)
+        await asyncio.sleep(1.0)
+        sent_at: dict[int, float] = {}
+        start = time.time()
+        for n, user in enumerate(ids):
+            delay = start + n / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent_at[user] = time.time()
+            await server.send_text(user, "/help")
+        await server.wait_total(count, timeout=120)
+        waits = sorted((s.at - sent_at[s.chat_id]) * 1000 for s in server.sent)
+        await child.stop()
+        await server.stop()
+    return {
+        "updates": count,
+        "p50_ms": statistics.median(waits),
+        "p99_ms": waits[int(len(waits) * 0.99) - 1],
+        "max_ms": waits[-1],
+    }
+
+
+async def outbox(runtime: str, messages: int, cap: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        database = f"sqlite+aiosqlite:///{folder}/bench.db"
+        await seed(database, 10, Path(folder))
+        server, chats, env = await world(
+            database, runtime, messages, LINZHANG_SEND_OVERALL_PER_SECOND=str(cap)
+        )
+        server.limits.enforce = True
+        server.limits.overall_per_second = cap
+        store = Store(database)
+        async with store.write() as session:
+            await enqueue(session, [Reply(chat, f"本周走访名单 {chat}") for chat in chats], None)
+        await store.dispose()
+        child = await Child.start(bot_command("linzhang", runtime), env)
+        await server.wait_total(1, timeout=60)
+        start = time.perf_counter()
+        first = len(server.sent)
+        await server.wait_total(messages, timeout=messages / cap * 3 + 60)
+        seconds = time.perf_counter() - start
+        await child.stop()
+        await server.stop()
+        delivered = {s.chat_id for s in server.sent}
+    rate = (messages - first) / seconds
+    return {
+        "messages": messages,
+        "seconds": seconds,
+        "rate": rate,
+        "rate_over_cap": rate / cap,
+        "rejected_429": server.rejected_429,
+        "lost": messages - len(delivered),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("what", choices=["throughput", "latency", "outbox"])
+    parser.add_argument("--runtime", choices=["ptb", "aiogram"], default="ptb")
+    parser.add_argument("--updates", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--messages", type=int, default=7_405)
+    parser.add_argument("--cap", type=int, default=30)
+    options = parser.parse_args()
+    if options.what == "throughput":
+        echo = asyncio.run(throughput(options.runtime, "echo", options.updates))
+        full = asyncio.run(throughput(options.runtime, "linzhang", options.updates))
+        print(f"runtime {options.runtime}, {full['updates']} updates")
+        for name, result in (("bare echo bot", echo), ("linzhang", full)):
+            print(
+                f"  {name:14} {result['per_second']:7.0f} updates/s  "
+                f"{result['cpu_per_1000']:5.2f} CPU s/1000  peak RSS {result['peak_mb']:4.0f} MB"
+            )
+        print(f"  ratio {full['per_second'] / echo['per_second']:.2f}")
+    elif options.what == "latency":
+        result = asyncio.run(latency(options.runtime, options.rate, options.seconds))
+        print(
+            f"runtime {options.runtime}, {result['updates']:.0f} updates at {options.rate:.0f}/s: "
+            f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+            f"max {result['max_ms']:.1f} ms"
+        )
+    else:
+        result = asyncio.run(outbox(options.runtime, options.messages, options.cap))
+        print(
+            f"runtime {options.runtime}, {result['messages']:.0f} messages, cap {options.cap}/s: "
+            f"{result['rate']:.1f}/s = {result['rate_over_cap']:.3f} of the cap, "
+            f"429s {result['rejected_429']:.0f}, lost {result['lost']:.0f}, "
+            f"{result['seconds']:.0f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""An append-only record of finished sends, so marking them in the database can wait for a batch.
+
+The promise is "after a crash at most the one message in flight is sent twice". Marking each
+message in its own transaction keeps it but costs a commit per message; instead each outcome is
+written here (one `write` to a file the kernel keeps even when the process is killed) before the
+next send, and the marks reach the database in one transaction per round. A restarted sender
+applies whatever the journal still holds before it sends anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outbox_id: int
+    at: datetime
+    message_id: int | None = None
+    # Set when the send failed for good (blocked, chat not found); None when it was sent.
+    error: str | None = None
+
+
+class OutboxJournal:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        self.pending: list[Outcome] = self._read()
+
+    def record(self, outcome: Outcome) -> None:
+        """Write one outcome through to the kernel before anything else is sent."""
+        line = {
+            "id": outcome.outbox_id,
+            "at": outcome.at.isoformat(),
+            "message_id": outcome.message_id,
+            "error": outcome.error,
+        }
+        os.write(self._fd, (json.dumps(line, ensure_ascii=False) + "\n").encode())
+        self.pending.append(outcome)
+
+    def clear(self) -> None:
+        """Forget what the database now holds."""
+        os.ftruncate(self._fd, 0)
+        self.pending = []
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def _read(self) -> list[Outcome]:
+        outcomes = []
+        with open(self.path, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                try:
+                    entry = json.loads(line)
+                    outcomes.append(
+                        Outcome(
+                            int(entry["id"]),
+                            datetime.fromisoformat(entry["at"]),
+                            entry.get("message_id"),
+                            entry.get("error"),
+                        )
+                    )
+                except (ValueError, KeyError, TypeError):
+                    # Only the last line can be torn, by a kill in the middle of its write;
+                    # that send had not finished being recorded, so it counts as in flight.
+                    log.warning("outbox journal %s: unreadable line skipped", self.path)
+        return outcomes
