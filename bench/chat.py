@@ -92,10 +92,15 @@ class Child:
             await self.process.wait()
 
 
+# Set by --profile: run the bot under cProfile and write its statistics there.
+PROFILE: str | None = None
+
+
 def bot_command(kind: str, runtime: str) -> list[str]:
     if kind == "echo":
         return [sys.executable, str(HERE / f"echo_{runtime}.py")]
-    return [sys.executable, "-m", "bot", "run"]
+    profile = ["-m", "cProfile", "-o", PROFILE] if PROFILE else []
+    return [sys.executable, *profile, "-m", "bot", "run"]
 
 
 async def ready(server: BotApiServer) -> None:
@@ -244,7 +249,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--messages", type=int, default=7_405)
     parser.add_argument("--cap", type=int, default=30)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the bot into FILE")
     options = parser.parse_args()
+    global PROFILE
+    PROFILE = options.profile
     if options.what == "throughput":
         echo = asyncio.run(throughput(options.runtime, "echo", options.updates))
         full = asyncio.run(throughput(options.runtime, "linzhang", options.updates))
