@@ -1,4 +1,4 @@
-"""An append-only record of finished sends, so marking them in the database can wait for a batch.
+"""An append-only record of messages sent, so marking them in the database can wait for a batch.
 
 The promise is "after a crash at most the one message in flight is sent twice". Marking each
 message in its own transaction keeps it but costs a commit per message; instead each outcome is
@@ -24,8 +24,6 @@ class Outcome:
     outbox_id: int
     at: datetime
     message_id: int | None = None
-    # Set when the send failed for good (blocked, chat not found); None when it was sent.
-    error: str | None = None
 
 
 class OutboxJournal:
@@ -41,7 +39,6 @@ class OutboxJournal:
             "id": outcome.outbox_id,
             "at": outcome.at.isoformat(),
             "message_id": outcome.message_id,
-            "error": outcome.error,
         }
         os.write(self._fd, (json.dumps(line, ensure_ascii=False) + "\n").encode())
         self.pending.append(outcome)
@@ -65,7 +62,6 @@ class OutboxJournal:
                             int(entry["id"]),
                             datetime.fromisoformat(entry["at"]),
                             entry.get("message_id"),
-                            entry.get("error"),
                         )
                     )
                 except (ValueError, KeyError, TypeError):

@@ -58,7 +58,7 @@ class Runtime:
             chat_per_second=self.settings.send_chat_per_second,
         )
         journal = self._journal()
-        sender = Sender(self.store, self.transport, limits, journal)
+        sender = Sender(self.store, self.transport, limits, journal, self.settings.language)
         worker = Worker(self.store, self.transport, ctx, sender.wake)
         await publish_commands(self.transport)
         tasks = [

@@ -13,6 +13,8 @@ from sqlalchemy import update
 
 from bot.outbox_journal import OutboxJournal, Outcome
 from bot.transport import Permanent, RetryAfter, Transient, Transport
+from handlers.delivery import undelivered
+from handlers.outgoing import enqueue
 from models.base import utcnow
 from models.outbox import OutboxMessage, next_per_chat
 from models.store import Store
@@ -80,6 +82,7 @@ class Sender:
         transport: Transport,
         limits: SendLimits = SendLimits(),
         journal: OutboxJournal | None = None,
+        language: str = "zh_CN",
     ) -> None:
         self.store = store
         self.transport = transport
@@ -87,6 +90,8 @@ class Sender:
         self.wake = asyncio.Event()
         # Without a journal each outcome is marked in its own transaction.
         self.journal = journal
+        # For words to a notice's author who never chose a language.
+        self.language = language
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until told to stop; sleep until woken or a limit frees a chat."""
@@ -144,7 +149,7 @@ class Sender:
             log.warning(
                 "outbox %s to chat %s failed for good: %s", message.id, message.chat_id, error
             )
-            await self._finished(Outcome(message.id, utcnow(), error=str(error)[:200]))
+            await self._failed(message, str(error))
             return
         self._record(message)
         message_id = getattr(result, "message_id", None)
@@ -170,7 +175,8 @@ class Sender:
 
     def _ready_at(self, message: OutboxMessage, now: float) -> float:
         """Pace pushes; answer a person's own action at once, unless the server said wait."""
-        if message.method == "answerCallbackQuery" or message.cause_user_id is not None:
+        # An answer goes to the private chat of the person who acted; into a group it is paced.
+        if message.method == "answerCallbackQuery" or message.cause_user_id == message.chat_id:
             return max(now, self.pacer.held_until(message.chat_id))
         return self.pacer.ready_at(message.chat_id, message.is_group, now)
 
@@ -180,6 +186,19 @@ class Sender:
         # Counted when the answer is back: the server saw the request no later than that, so
         # spacing from this moment keeps its window (measured at arrival) under the limit.
         self.pacer.record(message.chat_id, message.is_group, time.monotonic())
+
+    async def _failed(self, message: OutboxMessage, error: str) -> None:
+        """Record a send that can never succeed; tell the notice's author, if someone was."""
+        async with self.store.write() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id)
+                .values(failed_at=utcnow(), error=error[:200])
+            )
+            author = message.cause_user_id
+            if author is not None and author != message.chat_id:
+                notice = await undelivered(session, author, message.chat_id, error, self.language)
+                await enqueue(session, [notice], None)
 
     async def _retry(self, outbox_id: int, delay: float, error: str) -> None:
         """Put a message back for later; rare enough to commit on its own."""
@@ -195,8 +214,6 @@ class Sender:
 
 
 def _marks(outcome: Outcome) -> dict[str, object]:
-    if outcome.error is not None:
-        return {"id": outcome.outbox_id, "failed_at": outcome.at, "error": outcome.error}
     return {
         "id": outcome.outbox_id,
         "sent_at": outcome.at,

@@ -18,6 +18,7 @@ from handlers.events import Button, Reply
 from handlers.outgoing import enqueue
 from models.migrate import upgrade
 from models.outbox import OutboxMessage
+from models.person import Person
 from models.store import Store
 from tests.chat.harness import BOT, TOKEN
 
@@ -159,3 +160,22 @@ async def test_journal_carries_marks_across_a_kill(
     assert {r.chat_id: r.message_id for r in rows} == {s.chat_id: s.message_id for s in server.sent}
     assert all(r.sent_at for r in rows)
     assert path.read_text() == ""
+
+
+async def test_author_of_an_undeliverable_notice_is_told(
+    setup: tuple[BotApiServer, Store, Transport],
+) -> None:
+    server, store, transport = setup
+    author = CHATS[1]
+    async with store.write() as session:
+        session.add(Person(user_id=BLOCKED, display_name="王阿姨"))
+        # A notice the author's action caused, to someone who blocked the bot, and to nobody.
+        await enqueue(session, [Reply(BLOCKED, "周六大扫除"), Reply(999, "周六大扫除")], author)
+    fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
+    rows = await _drain(Sender(store, transport, fast), store)
+
+    told = [s.text for s in server.sent_to(author)]
+    assert len(told) == 2
+    assert "王阿姨" in told[0] and "屏蔽" in told[0]
+    assert "999" in told[1] and "找不到" in told[1]
+    assert {r.chat_id for r in rows if r.failed_at} == {BLOCKED, 999}
