@@ -80,5 +80,9 @@ def _register(path: Path) -> bool:
     except (TTFError, OSError) as error:
         log.info("font %s cannot be embedded: %s", path, error)
         return False
+    # fc-match always names some font; without CJK glyphs every character would be a box.
+    if not all(ord(c) in font.face.charToGlyph for c in "中文联系卡"):
+        log.info("font %s has no Chinese characters", path)
+        return False
     pdfmetrics.registerFont(font)
     return True
