@@ -10,7 +10,9 @@ from models import (
     outbox,
     person,
     registry,
+    request,
     role,
+    workdays,
 )
 from models.base import Base
 
@@ -27,5 +29,7 @@ __all__ = [
     "outbox",
     "person",
     "registry",
+    "request",
     "role",
+    "workdays",
 ]

@@ -1,0 +1,436 @@
+"""The life of a request: routing, who may act at each level, transitions, deadlines.
+
+Every transition checks the actor and the state, records who, when and why in the audit log,
+and returns what changed; the handlers turn that into messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.audit import audit
+from models.base import utcnow
+from models.person import Resident
+from models.problem import Problem
+from models.registry import Building, Community, Estate, Household
+from models.request import (
+    CLOSED,
+    DECIDING,
+    LADDER,
+    Level,
+    Rating,
+    Request,
+    RequestKind,
+    State,
+    claim,
+    next_reference,
+)
+from models.role import Force, Role, live_assignments
+from models.scope import Scope, ScopeKind
+from models.workdays import WorkCalendar
+
+# Working days allowed for each step (defaults of the practice; 签收 within one working day).
+SIGN_DAYS = 1
+RESOLVE_DAYS = {RequestKind.SERVICE: 3, RequestKind.OPINION: 5, RequestKind.DISPUTE: 5}
+DECIDE_DAYS = 1
+CONFIRM_DAYS = 3  # no answer to the return visit in this time closes it unrated
+
+
+@dataclass
+class Clock:
+    """Now, the local zone and the working-day calendar: what deadlines are reckoned in."""
+
+    calendar: WorkCalendar
+    zone: ZoneInfo
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.zone).date()
+
+    def due(self, days: int) -> datetime:
+        return self.calendar.due(self.now, days, self.zone)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One transition: the request after it, what happened, and who must now hear of it."""
+
+    request: Request
+    action: str
+    note: str = ""
+    before: State | None = None
+
+
+async def file_request(
+    session: AsyncSession,
+    household: Household,
+    user_id: int,
+    kind: RequestKind,
+    description: str,
+    clock: Clock,
+    *,
+    photos: list[str] | None = None,
+    personal: bool = True,
+    group_chat_id: int | None = None,
+) -> Change:
+    """File a request and route it to the household's head, or the branch when there is none."""
+    building = await session.get_one(Building, household.building_id)
+    estate = await session.get_one(Estate, building.estate_id)
+    request = Request(
+        reference=await next_reference(session, estate.name, clock.today.year),
+        kind=kind.value,
+        household_id=household.id,
+        building_id=building.id,
+        estate_id=estate.id,
+        filed_by=user_id,
+        description=description,
+        photos=photos or [],
+        personal=personal,
+        group_chat_id=group_chat_id,
+        created_at=clock.now,
+    )
+    head = await head_of(session, household.neighbour_group_id, clock.today)
+    if head is not None:
+        _route(request, Level.HEAD, State.SUBMITTED, head, "", clock.due(SIGN_DAYS), "sign")
+    else:
+        due = clock.due(DECIDE_DAYS)
+        _route(request, Level.BRANCH, State.ESCALATED, None, "", due, "decide")
+    session.add(request)
+    await session.flush()
+    _audit(session, f"user:{user_id}", "filed", request, {}, description)
+    return Change(request, "filed", description)
+
+
+async def head_of(session: AsyncSession, group_id: int, today: date) -> int | None:
+    heads = await live_assignments(
+        session, scope=Scope(ScopeKind.GROUP, group_id, ""), role=Role.NEIGHBOUR_HEAD, on=today
+    )
+    return heads[0].user_id if heads else None
+
+
+async def deciders(session: AsyncSession, request: Request, today: date) -> list[int]:
+    """Who decides at the request's level: the branch secretaries, community or street staff."""
+    level = Level(request.level)
+    if level is Level.HEAD:
+        return []
+    estate = await session.get_one(Estate, request.estate_id)
+    if level is Level.BRANCH:
+        scope = Scope(ScopeKind.ESTATE, estate.id, estate.name)
+        roles: tuple[Role, ...] = (Role.SECRETARY, Role.FIRST_SECRETARY)
+    elif level is Level.COMMUNITY:
+        scope = Scope(ScopeKind.COMMUNITY, estate.community_id, "")
+        roles = (Role.COMMUNITY_STAFF,)
+    else:
+        street = await _street_of(session, estate)
+        scope = Scope(ScopeKind.STREET, street, "")
+        roles = (Role.STREET_STAFF,)
+    people: list[int] = []
+    for role in roles:
+        for a in await live_assignments(session, scope=scope, role=role, on=today):
+            if a.user_id not in people:
+                people.append(a.user_id)
+    return people
+
+
+async def workers(session: AsyncSession, request: Request, today: date) -> list[int]:
+    """Who works on it: its one handler, or every member of the force it was assigned to."""
+    if request.force:
+        estate = await session.get_one(Estate, request.estate_id)
+        members = await live_assignments(
+            session,
+            scope=Scope(ScopeKind.ESTATE, estate.id, estate.name),
+            role=Role.FORCE_MEMBER,
+            on=today,
+        )
+        return [a.user_id for a in members if a.force == request.force]
+    return [request.handler_user_id] if request.handler_user_id is not None else []
+
+
+async def household_residents(session: AsyncSession, household_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(Resident.user_id).where(
+            Resident.household_id == household_id, Resident.unbound_at.is_(None)
+        )
+    )
+    return list(rows)
+
+
+# ---- the handler's steps -------------------------------------------------------------------
+
+
+async def sign(session: AsyncSession, request: Request, actor: int, clock: Clock) -> Change:
+    """签收: the handler takes the request; of two at once, one wins."""
+    await _must_work(session, request, actor, clock, (State.SUBMITTED,))
+    before = State(request.state)
+    request.state = State.SIGNED.value
+    request.handler_user_id = actor
+    if request.deadline_step == "sign":
+        _due(request, clock.due(RESOLVE_DAYS[RequestKind(request.kind)]), "resolve")
+    return await _commit_change(session, request, actor, "signed", "", before)
+
+
+async def add_progress(
+    session: AsyncSession, request: Request, actor: int, note: str, clock: Clock
+) -> Change:
+    working = (State.SIGNED, State.IN_PROGRESS, State.REOPENED)
+    await _must_work(session, request, actor, clock, working)
+    before = State(request.state)
+    request.state = State.IN_PROGRESS.value
+    return await _commit_change(session, request, actor, "progress", note, before)
+
+
+async def resolve(
+    session: AsyncSession, request: Request, actor: int, note: str, clock: Clock
+) -> Change:
+    """Done, with what was done; the resident is asked to confirm and rate (回访)."""
+    working = (State.SIGNED, State.IN_PROGRESS, State.REOPENED)
+    await _must_work(session, request, actor, clock, working)
+    before = State(request.state)
+    request.state = State.RESOLVED.value
+    _due(request, clock.due(CONFIRM_DAYS), "confirm")
+    return await _commit_change(session, request, actor, "resolved", note, before)
+
+
+async def escalate(
+    session: AsyncSession, request: Request, actor: int, reason: str, clock: Clock
+) -> Change:
+    """The handler cannot settle it: it waits for the decision of the level above."""
+    working = (State.SUBMITTED, State.SIGNED, State.IN_PROGRESS, State.REOPENED)
+    await _must_work(session, request, actor, clock, working)
+    before = State(request.state)
+    _climb(request, State.ESCALATED, clock)
+    return await _commit_change(session, request, actor, "escalated", reason, before)
+
+
+async def not_ours(
+    session: AsyncSession, request: Request, actor: int, reason: str, clock: Clock
+) -> Change:
+    """The head hands it back: not theirs to handle; the branch decides where it goes."""
+    await _must_work(session, request, actor, clock, (State.SUBMITTED, State.SIGNED))
+    if Level(request.level) is not Level.HEAD:
+        raise Problem("request.not_allowed")
+    before = State(request.state)
+    _route(request, Level.BRANCH, State.RETURNED, None, "", clock.due(DECIDE_DAYS), "decide")
+    return await _commit_change(session, request, actor, "returned", reason, before)
+
+
+# ---- the decisions of a level (branch, community, street) -----------------------------------
+
+
+async def assign(
+    session: AsyncSession,
+    request: Request,
+    actor: int,
+    clock: Clock,
+    *,
+    force: Force | None = None,
+    head: int | None = None,
+    days: int | None = None,
+    note: str = "",
+) -> Change:
+    """Take it at this level: assign it to a force, back to a head, or keep it, with a deadline."""
+    await _must_decide(session, request, actor, clock)
+    before = State(request.state)
+    due = clock.due(days if days is not None else RESOLVE_DAYS[RequestKind(request.kind)])
+    # A force or a head signs for it first; the deadline given is for resolving it.
+    if force is not None:
+        _route(request, Level(request.level), State.SUBMITTED, None, force.value, due, "resolve")
+    elif head is not None:
+        _route(request, Level.HEAD, State.SUBMITTED, head, "", due, "resolve")
+    else:
+        _route(request, Level(request.level), State.SIGNED, actor, "", due, "resolve")
+    action = f"assigned:{force.value}" if force else ("assigned:head" if head else "assigned:self")
+    return await _commit_change(session, request, actor, action, note, before)
+
+
+async def send_up(
+    session: AsyncSession, request: Request, actor: int, reason: str, clock: Clock
+) -> Change:
+    """Approve the climb to the next level (beyond the estate only with this approval)."""
+    await _must_decide(session, request, actor, clock)
+    if Level(request.level) is Level.STREET:
+        raise Problem("request.top_level")
+    before = State(request.state)
+    _climb(request, State.ESCALATED, clock)
+    return await _commit_change(session, request, actor, "sent_up", reason, before)
+
+
+async def send_down(
+    session: AsyncSession, request: Request, actor: int, instruction: str, clock: Clock
+) -> Change:
+    """Return it to the level below with an instruction."""
+    await _must_decide(session, request, actor, clock)
+    before = State(request.state)
+    level = Level(request.level)
+    if level is Level.BRANCH:
+        household = await session.get_one(Household, request.household_id)
+        head = await head_of(session, household.neighbour_group_id, clock.today)
+        if head is None:
+            raise Problem("request.no_head")
+        _route(request, Level.HEAD, State.SUBMITTED, head, "", clock.due(SIGN_DAYS), "sign")
+    else:
+        below = LADDER[LADDER.index(level) - 1]
+        _route(request, below, State.ESCALATED, None, "", clock.due(DECIDE_DAYS), "decide")
+    return await _commit_change(session, request, actor, "sent_down", instruction, before)
+
+
+# ---- the resident's steps ------------------------------------------------------------------
+
+
+async def rate(
+    session: AsyncSession, request: Request, actor: int, rating: Rating, clock: Clock
+) -> Change:
+    """The return visit: satisfied closes; dissatisfied reopens once, then climbs a level."""
+    await _must_be_resident(session, request, actor, (State.RESOLVED,))
+    before = State(request.state)
+    if rating is not Rating.DISSATISFIED:
+        request.state = State.CONFIRMED.value
+        request.rating = rating.value
+        request.closed_at = clock.now
+        _due(request, None, "")
+        return await _commit_change(session, request, actor, "confirmed", rating.value, before)
+    request.rating = rating.value
+    if request.reopen_count == 0:
+        request.reopen_count = 1
+        request.state = State.REOPENED.value
+        _due(request, clock.due(RESOLVE_DAYS[RequestKind(request.kind)]), "resolve")
+        return await _commit_change(session, request, actor, "reopened", rating.value, before)
+    _climb(request, State.ESCALATED, clock)
+    return await _commit_change(session, request, actor, "escalated", rating.value, before)
+
+
+async def withdraw(session: AsyncSession, request: Request, actor: int, clock: Clock) -> Change:
+    open_states = tuple(s for s in State if s not in CLOSED)
+    await _must_be_resident(session, request, actor, open_states)
+    before = State(request.state)
+    request.state = State.WITHDRAWN.value
+    request.closed_at = clock.now
+    _due(request, None, "")
+    return await _commit_change(session, request, actor, "withdrawn", "", before)
+
+
+# ---- deadlines -----------------------------------------------------------------------------
+
+
+async def breach(session: AsyncSession, request: Request, clock: Clock) -> Change | None:
+    """A deadline passed: an unanswered return visit closes unrated; anything else climbs."""
+    before = State(request.state)
+    if before in CLOSED or not await claim(session, request):
+        return None
+    if before is State.RESOLVED:
+        request.state = State.CONFIRMED.value
+        request.closed_at = clock.now
+        _due(request, None, "")
+        return await _commit_change(session, request, None, "closed_unrated", "", before)
+    if Level(request.level) is Level.STREET:
+        # Nowhere higher to go: it stays overdue on the street's queue.
+        _due(request, None, "")
+        return await _commit_change(session, request, None, "overdue", "", before)
+    _climb(request, State.ESCALATED, clock)
+    return await _commit_change(session, request, None, "breached", before.value, before)
+
+
+# ---- internals -----------------------------------------------------------------------------
+
+
+def _route(
+    request: Request,
+    level: Level,
+    state: State,
+    handler: int | None,
+    force: str,
+    deadline: datetime,
+    step: str,
+) -> None:
+    request.level = level.value
+    request.state = state.value
+    request.handler_user_id = handler
+    request.force = force
+    _due(request, deadline, step)
+
+
+def _due(request: Request, deadline: datetime | None, step: str) -> None:
+    request.deadline_at = deadline
+    request.deadline_step = step
+    request.reminded_at = None
+
+
+def _climb(request: Request, state: State, clock: Clock) -> None:
+    level = Level(request.level)
+    above = LADDER[min(LADDER.index(level) + 1, len(LADDER) - 1)]
+    _route(request, above, state, None, "", clock.due(DECIDE_DAYS), "decide")
+
+
+async def _must_work(
+    session: AsyncSession,
+    request: Request,
+    actor: int,
+    clock: Clock,
+    states: tuple[State, ...],
+) -> None:
+    if actor not in await workers(session, request, clock.today):
+        raise Problem("request.not_allowed")
+    await _claim(session, request, states)
+
+
+async def _must_decide(session: AsyncSession, request: Request, actor: int, clock: Clock) -> None:
+    if actor not in await deciders(session, request, clock.today):
+        raise Problem("request.not_allowed")
+    await _claim(session, request, DECIDING)
+
+
+async def _must_be_resident(
+    session: AsyncSession, request: Request, actor: int, states: tuple[State, ...]
+) -> None:
+    if actor not in await household_residents(session, request.household_id):
+        raise Problem("request.not_allowed")
+    await _claim(session, request, states)
+
+
+async def _claim(session: AsyncSession, request: Request, states: tuple[State, ...]) -> None:
+    if State(request.state) not in states or not await claim(session, request):
+        raise Problem("request.already", reference=request.reference)
+
+
+async def _commit_change(
+    session: AsyncSession,
+    request: Request,
+    actor: int | None,
+    action: str,
+    note: str,
+    before: State,
+) -> Change:
+    await session.flush()
+    who = f"user:{actor}" if actor is not None else "system:deadlines"
+    _audit(session, who, action, request, {"state": before.value}, note)
+    return Change(request, action, note, before)
+
+
+def _audit(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    request: Request,
+    before: dict[str, object],
+    note: str,
+) -> None:
+    audit(
+        session,
+        actor,
+        f"request.{action}",
+        "request",
+        request.reference,
+        before=before or None,
+        after={**request.snapshot(), "note": note},
+    )
+
+
+async def _street_of(session: AsyncSession, estate: Estate) -> int:
+    community = await session.get_one(Community, estate.community_id)
+    return community.street_id
