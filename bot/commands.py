@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bot.i18n import LANGUAGES, t
 from bot.transport import Transport
+from handlers.account import EVERYONE
 
-PRIVATE = ("start", "me", "lang", "help", "cancel")
-GROUP = ("help", "bind")
+PRIVATE = EVERYONE
+GROUP = ("request", "help", "bind")
 
 
 async def publish_commands(transport: Transport) -> None:

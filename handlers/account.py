@@ -17,8 +17,16 @@ from models.role import Role, live_assignments
 from models.scope import ScopeKind, describe_scope
 
 # Commands everyone has, then the extra ones a role brings, in menu order.
-EVERYONE = ("start", "me", "lang", "help", "cancel")
-BY_ROLE: dict[Role, tuple[str, ...]] = {Role.ESTATE_ADMIN: ("bind",)}
+EVERYONE = ("start", "request", "my", "me", "lang", "help", "cancel")
+BY_ROLE: dict[Role, tuple[str, ...]] = {
+    Role.ESTATE_ADMIN: ("bind",),
+    Role.NEIGHBOUR_HEAD: ("tasks",),
+    Role.FORCE_MEMBER: ("tasks",),
+    Role.SECRETARY: ("queue", "tasks"),
+    Role.FIRST_SECRETARY: ("queue", "tasks"),
+    Role.COMMUNITY_STAFF: ("queue", "tasks"),
+    Role.STREET_STAFF: ("queue", "tasks"),
+}
 LANGUAGES = (("zh_CN", "中文"), ("en", "English"))
 
 

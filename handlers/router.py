@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import account, group, registration
+from handlers import account, group, queues, registration, request_actions, requests
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer
 from handlers.speech import Voice, voice_for
@@ -26,14 +26,27 @@ async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[R
             return [answer(event, say("chat.forwarded"))] if not event.in_group else []
         return await _command(session, event, ctx, say)
     if event.text is not None or event.photo_ids:
-        return await _text(session, event, say)
+        return await _text(session, event, ctx, say)
     return []
 
 
 async def _command(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
     match event.command:
+        case "start" if event.args.strip() == requests.START_PAYLOAD and not event.in_group:
+            return await requests.begin(session, event, say)
         case "start":
             return await registration.start(session, event, ctx, say)
+        case "request":
+            return await requests.command(session, event, ctx, say)
+        case "my" | "tasks" | "queue" if event.in_group:
+            # Lists name people and rooms: never shown in a group.
+            return [answer(event, say("req.private_only", link=ctx.link()))]
+        case "my":
+            return await queues.my(session, event, ctx, say)
+        case "tasks":
+            return await queues.tasks(session, event, ctx, say)
+        case "queue":
+            return await queues.queue(session, event, ctx, say)
         case "me":
             return await account.me(session, event, ctx, say)
         case "help":
@@ -63,16 +76,32 @@ async def _pressed(session: AsyncSession, event: Incoming, ctx: Context, say: Vo
             replies = await registration.decline(session, event, say)
         case "lang.set":
             say, replies = await account.set_lang(session, event, pressed.data)
+        case "req.kind":
+            replies = await requests.chose_kind(session, event, say, pressed.data)
+        case "req.submit":
+            replies = await requests.submit(session, event, ctx, say)
+        case "req.cancel":
+            replies = await requests.cancel(session, event, say)
+        case "req.follow":
+            replies = await requests.follow(session, event, say, pressed.data)
+        case action if action.startswith("req."):
+            replies = await request_actions.pressed(session, event, ctx, say, action, pressed.data)
         case _:
             return [_toast(event, say("chat.button_invalid"))]
+    if any(reply.callback_id is not None for reply in replies):
+        return replies
     return [_toast(event, ""), *replies]
 
 
-async def _text(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+async def _text(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
     """Text outside a command: the answer to the current question, or a pointer to /help."""
     state = await conversation.current(session, event.chat_id, event.user_id)
     if state is not None and state.flow == registration.FLOW:
         return await registration.reask(session, event, say, state.data)
+    if state is not None and state.flow == requests.FLOW:
+        return await requests.step(session, event, say, state)
+    if state is not None and state.flow == request_actions.NOTE_FLOW:
+        return await request_actions.note(session, event, ctx, say, state)
     if event.in_group:
         return []  # neighbours talk among themselves; the bot stays out of it
     if event.text is not None and len(event.text) > LONGEST_INPUT:

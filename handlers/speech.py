@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_language, t
@@ -21,6 +24,17 @@ class Voice:
 
     def __call__(self, key: str, **params: Any) -> str:
         return t(key, self.language, **params)
+
+    def when(self, moment: datetime, zone: ZoneInfo) -> str:
+        """A local date and time in the person's way of writing it (9月20日 18:00)."""
+        local = moment.astimezone(zone)
+        return f"{format_skeleton('MMMd', local, locale=self.language)} {local:%H:%M}"
+
+
+async def voice_of(session: AsyncSession, user_id: int, default: str) -> Voice:
+    """Speak to someone who did not just write: their own choice, else the default."""
+    person = await session.get(Person, user_id)
+    return Voice(pick_language(person.language if person else None, None, default))
 
 
 async def voice_for(session: AsyncSession, event: Incoming, ctx: Context) -> Voice:

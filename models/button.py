@@ -13,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 
+# Issued to this "user", a button may be pressed by anyone in its chat, again and again
+# (a group's "me too"); what it does must then be safe for anyone there to do.
+ANYONE = 0
 TOKEN_BYTES = 12  # 16 url-safe characters, 96 bits: not guessable, well under Telegram's 64 bytes
 LIFETIME = timedelta(days=7)
 
@@ -74,12 +77,14 @@ async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) 
     found = await session.get(ButtonToken, token)
     if (
         found is None
-        or found.user_id != user_id
+        or found.user_id not in (user_id, ANYONE)
         or found.chat_id != chat_id
         or found.used_at is not None
         or found.expires_at <= utcnow()
     ):
         return None
+    if found.user_id == ANYONE:
+        return Pressed(found.action, dict(found.data), found.group)
     # Guarded update: of two presses racing on the same group, one wins.
     result = await session.execute(
         update(ButtonToken)

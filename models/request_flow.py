@@ -114,6 +114,12 @@ async def head_of(session: AsyncSession, group_id: int, today: date) -> int | No
     return heads[0].user_id if heads else None
 
 
+async def head_for_request(session: AsyncSession, request: Request, today: date) -> int | None:
+    """The head serving the requesting household's neighbour group today."""
+    household = await session.get_one(Household, request.household_id)
+    return await head_of(session, household.neighbour_group_id, today)
+
+
 async def deciders(session: AsyncSession, request: Request, today: date) -> list[int]:
     """Who decides at the request's level: the branch secretaries, community or street staff."""
     level = Level(request.level)
@@ -269,8 +275,7 @@ async def send_down(
     before = State(request.state)
     level = Level(request.level)
     if level is Level.BRANCH:
-        household = await session.get_one(Household, request.household_id)
-        head = await head_of(session, household.neighbour_group_id, clock.today)
+        head = await head_for_request(session, request, clock.today)
         if head is None:
             raise Problem("request.no_head")
         _route(request, Level.HEAD, State.SUBMITTED, head, "", clock.due(SIGN_DAYS), "sign")

@@ -17,7 +17,7 @@ from tests.registry_factory import make_estate
 # Unit 1 of 1栋: rooms 101 (two residents) and 102; unit 2: room 101.
 R1, R1B, R2, R3 = 1101, 1102, 1201, 1301
 HEAD1, HEAD2 = 2101, 2201
-SECRETARY, PROPERTY_A, PROPERTY_B, COMMUNITY_STAFF, STREET_STAFF = 3001, 3101, 3102, 4001, 5001
+SECRETARY, PROPERTY_A, PROPERTY_B, COMMUNITY_STAFF, STREET_STAFF = 6001, 6101, 6102, 7001, 8001
 NAMES = {
     R1: "李秀英",
     R1B: "李建国",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -109,6 +109,7 @@ async def running_bot(
     folder: Path,
     limits: SendLimits | None = None,
     database_url: str | None = None,
+    seeder: Callable[[Store, BotApiServer], Awaitable[tuple[dict[str, str], str]]] | None = None,
 ) -> AsyncIterator[Harness]:
     server = BotApiServer(TOKEN, BOT)
     url = await server.start()
@@ -119,7 +120,7 @@ async def running_bot(
     server.add_group(GROUP, "芙蓉花园1栋业主群", admins=(ADMIN,))
     store = Store(database_url or f"sqlite+aiosqlite:///{folder / 'bot.db'}")
     await upgrade(store)
-    payloads, code = await seed(store)
+    payloads, code = await (seeder(store, server) if seeder else seed(store))
     settings = Settings(
         LINZHANG_DATABASE_URL=SecretStr(str(store.url)),
         TELEGRAM_BOT_TOKEN=SecretStr(TOKEN),

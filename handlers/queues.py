@@ -1,0 +1,115 @@
+"""Lists of requests: /my for residents, /tasks for those who work on them, /queue for deciders."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context
+from handlers.events import Incoming, Reply, answer
+from handlers.speech import Voice
+from models.base import utcnow
+from models.person import Resident
+from models.registry import Community, Estate
+from models.request import CLOSED, DECIDING, WORKING, Level, Request
+from models.role import Role, live_assignments
+from models.scope import ScopeKind
+
+SHOWN = 20
+
+
+async def my(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """The requests of the person's household, newest first."""
+    households = select(Resident.household_id).where(
+        Resident.user_id == event.user_id, Resident.unbound_at.is_(None)
+    )
+    rows = await session.scalars(
+        select(Request)
+        .where(or_(Request.filed_by == event.user_id, Request.household_id.in_(households)))
+        .order_by(Request.id.desc())
+        .limit(SHOWN)
+    )
+    return [_listing(event, ctx, say, list(rows), "req.my_header", "req.my_none")]
+
+
+async def tasks(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """What this head or force member has open, overdue first."""
+    mine = await live_assignments(session, user_id=event.user_id, on=ctx.today())
+    forces = [(a.scope_id, a.force) for a in mine if a.role == Role.FORCE_MEMBER.value and a.force]
+    who = [Request.handler_user_id == event.user_id]
+    who += [(Request.estate_id == estate) & (Request.force == force) for estate, force in forces]
+    rows = await session.scalars(
+        select(Request)
+        .where(or_(*who), Request.state.in_([s.value for s in WORKING]))
+        .order_by(Request.deadline_at.is_(None), Request.deadline_at)
+        .limit(SHOWN)
+    )
+    return [_listing(event, ctx, say, list(rows), "req.tasks_header", "req.tasks_none")]
+
+
+async def queue(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """For deciders: what waits for their decision, then what is overdue where they serve."""
+    mine = await live_assignments(session, user_id=event.user_id, on=ctx.today())
+    deciding = []
+    estates: list[int] = []
+    for a in mine:
+        if a.role in (Role.SECRETARY.value, Role.FIRST_SECRETARY.value):
+            estates.append(a.scope_id)
+            deciding.append((Request.estate_id == a.scope_id) & (Request.level == Level.BRANCH))
+        elif a.role == Role.COMMUNITY_STAFF.value and a.scope_kind == ScopeKind.COMMUNITY:
+            inside = select(Estate.id).where(Estate.community_id == a.scope_id)
+            estates += list(await session.scalars(inside))
+            deciding.append(Request.estate_id.in_(inside) & (Request.level == Level.COMMUNITY))
+        elif a.role == Role.STREET_STAFF.value and a.scope_kind == ScopeKind.STREET:
+            inside = (
+                select(Estate.id)
+                .join(Community, Community.id == Estate.community_id)
+                .where(Community.street_id == a.scope_id)
+            )
+            estates += list(await session.scalars(inside))
+            deciding.append(Request.estate_id.in_(inside) & (Request.level == Level.STREET))
+    if not deciding:
+        return [answer(event, say("req.queue_not_yours"))]
+    waiting = await session.scalars(
+        select(Request)
+        .where(or_(*deciding), Request.state.in_([s.value for s in DECIDING]))
+        .order_by(Request.deadline_at)
+        .limit(SHOWN)
+    )
+    overdue = await session.scalars(
+        select(Request)
+        .where(
+            Request.estate_id.in_(estates),
+            Request.state.not_in([s.value for s in (*CLOSED, *DECIDING)]),
+            Request.deadline_at < utcnow(),
+        )
+        .order_by(Request.deadline_at)
+        .limit(SHOWN)
+    )
+    return [
+        _listing(event, ctx, say, list(waiting), "req.queue_header", "req.queue_none"),
+        _listing(event, ctx, say, list(overdue), "req.overdue_header", "req.overdue_none"),
+    ]
+
+
+def _listing(
+    event: Incoming, ctx: Context, say: Voice, rows: list[Request], header: str, empty: str
+) -> Reply:
+    if not rows:
+        return answer(event, say(empty))
+    now = utcnow()
+    lines = [say(header)]
+    for request in rows:
+        due = say.when(request.deadline_at, ctx.zone) if request.deadline_at else "—"
+        late = request.deadline_at is not None and request.deadline_at < now
+        lines.append(
+            say(
+                "req.line_overdue" if late else "req.line",
+                reference=request.reference,
+                kind=say(f"req.kind.{request.kind}"),
+                state=say(f"req.state.{request.state}"),
+                due=due,
+                description=request.description[:40],
+            )
+        )
+    return answer(event, "\n".join(lines))

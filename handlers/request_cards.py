@@ -1,0 +1,195 @@
+"""What each party hears of a request: cards with buttons for those who act, notices for the rest.
+
+A complainant's name and room appear only on the cards of those handling the request; a group
+hears the reference and the step, nothing personal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.events import Button, Reply
+from handlers.households import household_label
+from handlers.speech import Voice, voice_of
+from models import button
+from models.person import Person
+from models.registry import Household
+from models.request import DECIDING, Level, Rating, Request, RequestFollower, State
+from models.request_flow import Change, deciders, workers
+from models.role import Force
+
+# What the resident is told after each step; steps not listed need no word to them.
+TOLD = {
+    "signed": "req.told_signed",
+    "progress": "req.told_progress",
+    "resolved": "req.told_resolved",
+    "escalated": "req.told_escalated",
+    "sent_up": "req.told_escalated",
+    "breached": "req.told_breached",
+    "returned": "req.told_returned",
+    "sent_down": "req.told_sent_down",
+    "reopened": "req.told_reopened",
+    "confirmed": "req.told_confirmed",
+    "closed_unrated": "req.told_closed_unrated",
+}
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What notices are written with: the local zone and the language for the silent."""
+
+    zone: ZoneInfo
+    default_language: str
+
+
+async def notices(session: AsyncSession, change: Change, desk: Desk, today: date) -> list[Reply]:
+    """Everything a change makes the bot say: to the resident, the group, who acts next."""
+    request = change.request
+    replies: list[Reply] = []
+    assigned = change.action.startswith("assigned")
+    key = "req.told_assigned" if assigned else TOLD.get(change.action)
+    if key is not None:
+        for user in await _told(session, request):
+            say = await voice_of(session, user, desk.default_language)
+            text = say(
+                key,
+                reference=request.reference,
+                note=change.note,
+                level=say(f"req.level.{request.level}"),
+            )
+            buttons: list[list[Button]] = []
+            if change.action == "resolved" and user == request.filed_by:
+                buttons = [_rating_buttons(session, request, user, say)]
+            replies.append(Reply(user, text, buttons))
+    if not request.personal and request.group_chat_id is not None and key is not None:
+        group_say = Voice(desk.default_language)
+        state = group_say(f"req.state.{request.state}")
+        replies.append(
+            Reply(
+                request.group_chat_id,
+                group_say("req.group_progress", reference=request.reference, state=state),
+                is_group=True,
+            )
+        )
+    replies += await cards(session, request, desk, today, reason=change.note)
+    return replies
+
+
+async def cards(
+    session: AsyncSession,
+    request: Request,
+    desk: Desk,
+    today: date,
+    *,
+    reason: str = "",
+) -> list[Reply]:
+    """A card with buttons for whoever must act on the request now."""
+    state = State(request.state)
+    if state in DECIDING:
+        people = await deciders(session, request, today)
+        make = decider_card
+    elif state in (State.SUBMITTED, State.SIGNED, State.IN_PROGRESS, State.REOPENED):
+        people = await workers(session, request, today)
+        make = worker_card
+    else:
+        return []
+    replies = []
+    for user in people:
+        say = await voice_of(session, user, desk.default_language)
+        replies.append(await make(session, request, user, say, desk, reason))
+    return replies
+
+
+async def worker_card(
+    session: AsyncSession, request: Request, user: int, say: Voice, desk: Desk, reason: str
+) -> Reply:
+    """The head's or force member's card: sign first, then progress, resolve or escalate."""
+    if State(request.state) is State.SUBMITTED:
+        actions = [("req.sign", "req.button_sign"), ("req.escalate", "req.button_escalate")]
+        if Level(request.level) is Level.HEAD:
+            actions.append(("req.not_ours", "req.button_not_ours"))
+    else:
+        actions = [
+            ("req.progress", "req.button_progress"),
+            ("req.resolve", "req.button_resolve"),
+            ("req.escalate", "req.button_escalate"),
+        ]
+    tokens = button.issue(session, user, user, [(a, {"id": request.id}) for a, _ in actions])
+    row = [Button(say(label), token) for (_, label), token in zip(actions, tokens, strict=True)]
+    text = await describe(session, request, say, desk, "req.card_work", reason)
+    return Reply(user, text, [row])
+
+
+async def decider_card(
+    session: AsyncSession, request: Request, user: int, say: Voice, desk: Desk, reason: str
+) -> Reply:
+    """The secretary's (or community's, street's) card: take it, send it back, or send it up."""
+    actions = [("req.take", "req.button_take"), ("req.back", "req.button_back")]
+    if Level(request.level) is not Level.STREET:
+        actions.append(("req.up", "req.button_up"))
+    tokens = button.issue(session, user, user, [(a, {"id": request.id}) for a, _ in actions])
+    row = [Button(say(label), token) for (_, label), token in zip(actions, tokens, strict=True)]
+    text = await describe(session, request, say, desk, "req.card_decide", reason)
+    return Reply(user, text, [row])
+
+
+def assignment_card(session: AsyncSession, request: Request, user: int, say: Voice) -> Reply:
+    """Where the decider may send it: one of the forces, back to the head, or themself."""
+    choices: list[tuple[str, dict[str, object]]] = [
+        ("req.assign", {"id": request.id, "force": force.value}) for force in Force
+    ]
+    choices += [
+        ("req.assign", {"id": request.id, "to": "head"}),
+        ("req.assign", {"id": request.id, "to": "self"}),
+    ]
+    tokens = button.issue(session, user, user, choices)
+    labels = [say(f"force.{force.value}") for force in Force]
+    labels += [say("req.button_to_head"), say("req.button_to_self")]
+    buttons = [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return Reply(user, say("req.assign_ask", reference=request.reference), rows)
+
+
+async def describe(
+    session: AsyncSession, request: Request, say: Voice, desk: Desk, key: str, reason: str
+) -> str:
+    """The request as its handlers see it: with the household and the resident's name."""
+    household = await session.get_one(Household, request.household_id)
+    filer = await session.get(Person, request.filed_by)
+    deadline = say.when(request.deadline_at, desk.zone) if request.deadline_at else "—"
+    text = say(
+        key,
+        reference=request.reference,
+        kind=say(f"req.kind.{request.kind}"),
+        level=say(f"req.level.{request.level}"),
+        household=await household_label(session, household),
+        resident=(filer.display_name if filer else None) or str(request.filed_by),
+        description=request.description,
+        deadline=deadline,
+    )
+    if reason:
+        text += "\n" + say("req.card_reason", reason=reason)
+    return text
+
+
+def _rating_buttons(session: AsyncSession, request: Request, user: int, say: Voice) -> list[Button]:
+    choices: list[tuple[str, dict[str, object]]] = [
+        ("req.rate", {"id": request.id, "rating": r.value}) for r in Rating
+    ]
+    tokens = button.issue(session, user, user, choices)
+    return [
+        Button(say(f"req.rating.{r.value}"), token) for r, token in zip(Rating, tokens, strict=True)
+    ]
+
+
+async def _told(session: AsyncSession, request: Request) -> list[int]:
+    """The resident who filed it, and the neighbours who followed it."""
+    followers = await session.scalars(
+        select(RequestFollower.user_id).where(RequestFollower.request_id == request.id)
+    )
+    return [request.filed_by, *(u for u in followers if u != request.filed_by)]

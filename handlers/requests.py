@@ -1,0 +1,231 @@
+"""Filing a request: in private step by step, or on the spot in the building's group."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context
+from handlers.events import Button, Incoming, Reply, answer
+from handlers.request_cards import Desk, notices
+from handlers.speech import Voice
+from models import button, conversation
+from models.building_chat import building_of_chat
+from models.person import Resident
+from models.registry import Household
+from models.request import CLOSED, Request, RequestFollower, RequestKind
+from models.request_flow import Clock, file_request
+from models.workdays import WorkCalendar
+
+FLOW = "request"
+MAX_PHOTOS = 5
+LONGEST = 1000
+# Share of character pairs two descriptions must have in common to count as the same matter.
+SIMILAR = 0.35
+# The deep-link payload that opens the filing flow in private.
+START_PAYLOAD = "request"
+KINDS = (RequestKind.SERVICE, RequestKind.OPINION, RequestKind.DISPUTE)
+
+
+async def clock_for(session: AsyncSession, ctx: Context) -> Clock:
+    return Clock(await WorkCalendar.load(session), ctx.zone)
+
+
+def desk_for(ctx: Context) -> Desk:
+    return Desk(ctx.zone, ctx.default_language)
+
+
+async def home_of(
+    session: AsyncSession, user_id: int, building_id: int | None = None
+) -> Household | None:
+    """The household a person is bound to (in a building, when given)."""
+    query = (
+        select(Household)
+        .join(Resident, Resident.household_id == Household.id)
+        .where(Resident.user_id == user_id, Resident.unbound_at.is_(None))
+        .where(Household.removed_at.is_(None))
+        .order_by(Resident.id)
+    )
+    if building_id is not None:
+        query = query.where(Household.building_id == building_id)
+    return (await session.scalars(query.limit(1))).first()
+
+
+async def command(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """Answer /request: on the spot in a group, step by step in private."""
+    if event.in_group:
+        return await _in_group(session, event, ctx, say)
+    return await begin(session, event, say)
+
+
+async def begin(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+    if await home_of(session, event.user_id) is None:
+        return [answer(event, say("req.not_registered"))]
+    await conversation.begin(session, event.chat_id, event.user_id, FLOW, "kind", {})
+    choices = [("req.kind", {"kind": kind.value}) for kind in KINDS] + [("req.cancel", {})]
+    tokens = button.issue(session, event.user_id, event.chat_id, choices)
+    labels = [say(f"req.kind.{kind.value}") for kind in KINDS] + [say("req.button_cancel")]
+    buttons = [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
+    return [answer(event, say("req.ask_kind"), [buttons[:3], buttons[3:]])]
+
+
+async def chose_kind(
+    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, str]
+) -> list[Reply]:
+    state = await conversation.current(session, event.chat_id, event.user_id)
+    if state is None or state.flow != FLOW or data.get("kind") not in {k.value for k in KINDS}:
+        return [answer(event, say("chat.button_invalid"))]
+    await conversation.begin(
+        session, event.chat_id, event.user_id, FLOW, "describe", {"kind": data["kind"]}
+    )
+    key = "req.ask_dispute" if data["kind"] == RequestKind.DISPUTE.value else "req.ask_describe"
+    return [answer(event, say(key, photos=MAX_PHOTOS))]
+
+
+async def step(
+    session: AsyncSession, event: Incoming, say: Voice, state: conversation.Conversation
+) -> list[Reply]:
+    """The answer to the current question of the filing flow."""
+    if state.step != "describe":
+        return [answer(event, say("req.use_buttons"))]
+    data = dict(state.data)
+    photos = [*data.get("photos", []), *event.photo_ids]
+    if len(photos) > MAX_PHOTOS:
+        return [answer(event, say("req.too_many_photos", photos=MAX_PHOTOS))]
+    data["photos"] = photos
+    text = (event.text or "").strip()
+    if not text:
+        await conversation.begin(session, event.chat_id, event.user_id, FLOW, "describe", data)
+        return [answer(event, say("req.photo_kept", count=len(photos), photos=MAX_PHOTOS))]
+    if len(text) > LONGEST:
+        return [answer(event, say("req.too_long", limit=LONGEST))]
+    data["description"] = text
+    await conversation.begin(session, event.chat_id, event.user_id, FLOW, "confirm", data)
+    household = await home_of(session, event.user_id)
+    twin = await similar_open(session, household.building_id, text) if household else None
+    choices: list[tuple[str, dict[str, object]]] = []
+    if twin is not None:
+        choices.append(("req.follow", {"id": twin.id}))
+    choices += [("req.submit", {}), ("req.cancel", {})]
+    tokens = button.issue(session, event.user_id, event.chat_id, choices)
+    labels = [say("req.button_follow")] if twin is not None else []
+    labels += [say("req.button_submit"), say("req.button_cancel")]
+    row = [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
+    kind = say(f"req.kind.{data['kind']}")
+    summary = say("req.confirm", kind=kind, description=text, count=len(photos))
+    if twin is not None:
+        summary = say("req.similar", reference=twin.reference, description=twin.description)
+        summary += "\n\n" + say("req.confirm", kind=kind, description=text, count=len(photos))
+    return [answer(event, summary, [row])]
+
+
+async def submit(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    state = await conversation.current(session, event.chat_id, event.user_id)
+    household = await home_of(session, event.user_id)
+    if state is None or state.flow != FLOW or state.step != "confirm" or household is None:
+        return [answer(event, say("chat.button_invalid"))]
+    clock = await clock_for(session, ctx)
+    change = await file_request(
+        session,
+        household,
+        event.user_id,
+        RequestKind(state.data["kind"]),
+        state.data["description"],
+        clock,
+        photos=list(state.data.get("photos", [])),
+    )
+    await conversation.end(session, event.chat_id, event.user_id)
+    filed = answer(event, say("req.filed", reference=change.request.reference))
+    return [filed, *await notices(session, change, desk_for(ctx), clock.today)]
+
+
+async def cancel(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+    await conversation.end(session, event.chat_id, event.user_id)
+    return [answer(event, say("req.cancelled"))]
+
+
+async def follow(
+    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, int]
+) -> list[Reply]:
+    """ "Me too" (跟进): a resident of the same building follows the matter instead of refiling."""
+    request = await session.get(Request, data.get("id", 0))
+    if request is None or request.personal or request.state in CLOSED:
+        return [_toast(event, say("chat.button_invalid"))]
+    if await home_of(session, event.user_id, request.building_id) is None:
+        return [_toast(event, say("req.follow_not_resident"))]
+    if event.user_id != request.filed_by and not await session.get(
+        RequestFollower, (request.id, event.user_id)
+    ):
+        session.add(RequestFollower(request_id=request.id, user_id=event.user_id))
+    if not event.in_group:
+        await conversation.end(session, event.chat_id, event.user_id)
+        return [answer(event, say("req.following", reference=request.reference))]
+    return [_toast(event, say("req.following", reference=request.reference))]
+
+
+async def similar_open(session: AsyncSession, building_id: int, text: str) -> Request | None:
+    """An open building matter (never a personal one) that says much the same."""
+    rows = await session.scalars(
+        select(Request).where(
+            Request.building_id == building_id,
+            Request.personal.is_(False),
+            Request.state.not_in([s.value for s in CLOSED]),
+        )
+    )
+    mine = _pairs(text)
+    best, score = None, 0.0
+    for request in rows:
+        theirs = _pairs(request.description)
+        overlap = len(mine & theirs) / max(1, len(mine | theirs))
+        if overlap > score:
+            best, score = request, overlap
+    return best if score >= SIMILAR else None
+
+
+async def _in_group(
+    session: AsyncSession, event: Incoming, ctx: Context, say: Voice
+) -> list[Reply]:
+    """A building matter on the spot; anything personal moves to a private chat."""
+    building_id = await building_of_chat(session, event.chat_id)
+    if building_id is None:
+        return [answer(event, say("req.group_not_bound"))]
+    household = await home_of(session, event.user_id, building_id)
+    if household is None:
+        # Pointed to registration in private: the group need not know who is not registered.
+        return [Reply(event.user_id, say("req.not_registered_here", link=ctx.link()))]
+    text = event.args.strip()
+    if not text:
+        link = Button(say("req.button_private"), url=ctx.link(START_PAYLOAD))
+        return [answer(event, say("req.continue_private"), [[link]])]
+    if len(text) > LONGEST:
+        return [answer(event, say("req.too_long", limit=LONGEST))]
+    clock = await clock_for(session, ctx)
+    change = await file_request(
+        session,
+        household,
+        event.user_id,
+        RequestKind.SERVICE,
+        text,
+        clock,
+        personal=False,
+        group_chat_id=event.chat_id,
+    )
+    token = button.issue(
+        session, button.ANYONE, event.chat_id, [("req.follow", {"id": change.request.id})]
+    )[0]
+    filed = answer(
+        event,
+        say("req.filed_in_group", reference=change.request.reference),
+        [[Button(say("req.button_me_too"), token)]],
+    )
+    return [filed, *await notices(session, change, desk_for(ctx), clock.today)]
+
+
+def _pairs(text: str) -> set[str]:
+    """Character pairs: for Chinese, a fair stand-in for words without a segmenter."""
+    letters = "".join(c for c in text if c.isalnum())
+    return {letters[i : i + 2] for i in range(len(letters) - 1)} or {letters}
+
+
+def _toast(event: Incoming, text: str) -> Reply:
+    return Reply(chat_id=event.chat_id, text=text, callback_id=event.callback_id)

@@ -1,0 +1,185 @@
+"""Requests end to end: residents file, heads handle, the secretary approves, the resident rates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.sandbox.server import BotApiServer, Sent
+from models.audit import AuditEntry
+from models.building_chat import BuildingChat
+from models.registry import Building
+from models.request import Request, RequestFollower, State
+from models.store import Store
+from tests.chat.harness import GROUP, STRANGER, Harness, running_bot
+from tests.request_world import (
+    HEAD1,
+    HEAD2,
+    NAMES,
+    PROPERTY_A,
+    PROPERTY_B,
+    R1,
+    R2,
+    R3,
+    SECRETARY,
+    build_world,
+)
+
+
+async def seed_world(store: Store, server: BotApiServer) -> tuple[dict[str, str], str]:
+    """The request world, its people known to the server, 1栋's group bound to 1栋."""
+    for user, name in NAMES.items():
+        server.add_user(user, name)
+    server.add_user(STRANGER, "Stranger", "en")
+    server.add_group(GROUP, "芙蓉花园1栋业主群", admins=(SECRETARY,))
+    async with store.write() as session:
+        await build_world(session, date.today())
+        building = await session.scalar(select(Building))
+        assert building is not None
+        session.add(BuildingChat(chat_id=GROUP, building_id=building.id, bound_by=SECRETARY))
+    return {}, ""
+
+
+@pytest.fixture(params=["ptb", "aiogram"])
+async def bot(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_bot(request.param, tmp_path, seeder=seed_world) as harness:
+        yield harness
+
+
+async def _next(bot: Harness, chat: int, seen: int) -> Sent:
+    """The message after the first `seen` ones in a chat, waiting for it."""
+    return (await bot.server.wait_sent(chat, seen + 1))[seen]
+
+
+async def _request(bot: Harness) -> Request:
+    async with bot.store.read() as session:
+        found = await session.scalar(select(Request))
+        assert found is not None
+        return found
+
+
+async def test_filed_escalated_approved_assigned_resolved_and_rated(bot: Harness) -> None:
+    [kinds] = await bot.say(R1, "/request")
+    assert [b["text"] for b in kinds.buttons()] == ["服务需求", "意见建议", "矛盾纠纷", "取消"]
+    [ask] = await bot.press(R1, kinds, 0)
+    assert "请描述" in ask.text
+    [confirm] = await bot.say(R1, "家门口下水道堵了，污水外溢")
+    assert "家门口下水道堵了" in confirm.text
+    [filed] = await bot.press(R1, confirm, 0)
+    reference = (await _request(bot)).reference
+    assert reference in filed.text and reference.startswith("FRHY-")
+
+    # The head's card names the household and the resident; they sign, then escalate.
+    card = await _next(bot, HEAD1, 0)
+    assert reference in card.text and "李秀英" in card.text and "1单元/101" in card.text
+    assert [b["text"] for b in card.buttons()] == ["签收", "上报", "非本职"]
+    r1_seen = len(bot.server.sent_to(R1))
+    await bot.press(HEAD1, card, 0, count=0)
+    told = await _next(bot, R1, r1_seen)
+    assert "已签收" in told.text
+    card = (await bot.server.wait_sent(HEAD1, 3))[-1]  # a confirmation, then the next card
+    assert [b["text"] for b in card.buttons()] == ["添加进展", "办结", "上报"]
+    [why] = await bot.press(HEAD1, card, 2)
+    assert "原因" in why.text
+    r1_seen = len(bot.server.sent_to(R1))
+    await bot.say(HEAD1, "需要物业疏通主管道", count=1)
+    assert "物业疏通主管道" in (await _next(bot, R1, r1_seen)).text
+
+    # The secretary approves at the branch and gives it to the property company.
+    decide = await _next(bot, SECRETARY, 0)
+    assert "需要物业疏通主管道" in decide.text and "李秀英" in decide.text
+    [choose] = await bot.press(SECRETARY, decide, 0)
+    forces = [b["text"] for b in choose.buttons()]
+    assert forces[1] == "物业公司" and forces[-2:] == ["交回邻长", "本人办理"]
+    await bot.press(SECRETARY, choose, 1)
+    work_a = await _next(bot, PROPERTY_A, 0)
+    await _next(bot, PROPERTY_B, 0)  # every member of the force gets the card
+    await bot.press(PROPERTY_A, work_a, 0, count=0)
+    card = (await bot.server.wait_sent(PROPERTY_A, 3))[-1]
+    await bot.press(PROPERTY_A, card, 1)
+    r1_seen = len(bot.server.sent_to(R1))
+    await bot.say(PROPERTY_A, "已疏通主管道并消毒", count=1)
+
+    # The return visit: the resident rates it and it closes.
+    resolved = await _next(bot, R1, r1_seen)
+    assert "已疏通主管道并消毒" in resolved.text
+    assert [b["text"] for b in resolved.buttons()] == ["满意", "基本满意", "不满意"]
+    [thanks] = await bot.press(R1, resolved, 0)
+    assert "已关闭" in thanks.text
+
+    await bot.settle()
+    request = await _request(bot)
+    assert request.state == State.CONFIRMED and request.rating == "satisfied"
+    async with bot.store.read() as session:
+        actions = list(
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.entity_id == reference)
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert actions == [
+        "request.filed",
+        "request.signed",
+        "request.escalated",
+        "request.assigned:property",
+        "request.signed",
+        "request.resolved",
+        "request.confirmed",
+    ]
+    [mine] = await bot.say(R1, "/my")
+    assert reference in mine.text and "已关闭" in mine.text
+
+
+async def test_group_filing_me_too_and_strangers(bot: Harness) -> None:
+    [posted] = await bot.say(R2, "/request 三楼楼道灯坏了，晚上很黑", chat=GROUP)
+    request = await _request(bot)
+    assert request.reference in posted.text and not request.personal
+    assert "王芳" not in posted.text  # nothing personal in the group
+    # A neighbour in the same building follows instead of filing again.
+    await bot.press(R3, posted, 0, count=0)
+    await bot.settle()
+    toasts = [a.get("text") for a in bot.server.callback_answers]
+    assert any(request.reference in (text or "") for text in toasts)
+    async with bot.store.read() as session:
+        followers = list(await session.scalars(select(RequestFollower.user_id)))
+    assert followers == [R3]
+
+    # Someone not registered in the building is pointed to registration in private.
+    before = len(bot.server.sent_to(GROUP))
+    await bot.server.send_text(STRANGER, "/request 我也要报修", GROUP)
+    pointer = await _next(bot, STRANGER, 0)
+    assert "register" in pointer.text.lower()
+    await bot.settle()
+    assert len(bot.server.sent_to(GROUP)) == before
+    async with bot.store.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Request)) == 1
+
+    # Personal lists are never shown in the group.
+    [refused] = await bot.say(R2, "/my", chat=GROUP)
+    assert "私聊" in refused.text and request.reference not in refused.text
+
+
+async def test_a_card_pressed_by_someone_else_changes_nothing(bot: Harness) -> None:
+    [kinds] = await bot.say(R1, "/request")
+    await bot.press(R1, kinds, 1)
+    [confirm] = await bot.say(R1, "建议小区增设电动车充电桩")
+    await bot.press(R1, confirm, 0)
+    card = await _next(bot, HEAD1, 0)
+    # The head of another group, and a secretary, press the head's sign button.
+    for intruder in (HEAD2, SECRETARY):
+        await bot.press(intruder, card, 0, count=0)
+        assert "已失效" in bot.server.callback_answers[-1]["text"]
+    await bot.settle()
+    request = await _request(bot)
+    assert request.state == State.SUBMITTED and request.version == 1
+    # The rightful head still can.
+    await bot.press(HEAD1, card, 0, count=0)
+    await bot.settle()
+    assert (await _request(bot)).state == State.SIGNED
+    [tasks] = await bot.say(HEAD1, "/tasks")
+    assert (await _request(bot)).reference in tasks.text
