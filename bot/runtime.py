@@ -19,7 +19,9 @@ from bot.sender import Sender, SendLimits
 from bot.transport import ALLOWED_UPDATES, Transport
 from bot.worker import Worker
 from handlers.context import Context
+from handlers.request_cards import Desk
 from models.store import Store
+from scheduler.jobs import start_jobs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class Runtime:
         sender = Sender(self.store, self.transport, limits, journal, self.settings.language)
         worker = Worker(self.store, self.transport, ctx, sender.wake)
         await publish_commands(self.transport)
+        jobs = start_jobs(self.store, Desk(self.settings.zone, self.settings.language))
         tasks = [
             asyncio.create_task(worker.run(self.stop), name="worker"),
             asyncio.create_task(sender.run(self.stop), name="sender"),
@@ -80,6 +83,7 @@ class Runtime:
         finally:
             for task in tasks:
                 task.cancel()
+            jobs.shutdown(wait=False)
             await asyncio.gather(*tasks, return_exceptions=True)
             await sender.apply_journal()
             if site_runner is not None:

@@ -1,0 +1,73 @@
+"""Request deadlines: remind before, climb a level on breach. One routine for the job and tests."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.events import Reply
+from handlers.outgoing import enqueue
+from handlers.request_cards import Desk, notices
+from handlers.speech import voice_of
+from models.request import CLOSED, Request
+from models.request_flow import Clock, breach, deciders, workers
+from models.store import Store
+from models.workdays import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+# How long before a deadline its handlers are reminded.
+REMIND_BEFORE = timedelta(hours=4)
+BATCH = 200
+
+
+async def check_deadlines(store: Store, desk: Desk, clock: Clock | None = None) -> int:
+    """Remind and escalate what is due; return how many requests were acted on."""
+    acted = 0
+    async with store.write() as session:
+        clock = clock or Clock(await WorkCalendar.load(session), desk.zone)
+        for request in await _due(session, clock.now, store.sqlite):
+            change = await breach(session, request, clock)
+            if change is not None:
+                await enqueue(session, await notices(session, change, desk, clock.today), None)
+                acted += 1
+        soon = await _due(session, clock.now + REMIND_BEFORE, store.sqlite)
+        for request in soon:
+            # A resolved request waits on the resident, who is asked once, not chased.
+            if request.reminded_at is None and request.deadline_step != "confirm":
+                request.reminded_at = clock.now
+                await enqueue(session, await _reminders(session, request, desk, clock), None)
+                acted += 1
+    if acted:
+        log.info("deadlines: %s requests reminded or escalated", acted)
+    return acted
+
+
+async def _due(session: AsyncSession, by: datetime, sqlite: bool) -> list[Request]:
+    query = (
+        select(Request)
+        .where(Request.deadline_at <= by, Request.state.not_in([s.value for s in CLOSED]))
+        .order_by(Request.deadline_at)
+        .limit(BATCH)
+    )
+    if not sqlite:
+        # Several schedulers never act on one request twice; the others skip it.
+        query = query.with_for_update(skip_locked=True)
+    return list(await session.scalars(query))
+
+
+async def _reminders(
+    session: AsyncSession, request: Request, desk: Desk, clock: Clock
+) -> list[Reply]:
+    people = await workers(session, request, clock.today) or await deciders(
+        session, request, clock.today
+    )
+    replies = []
+    for user in people:
+        say = await voice_of(session, user, desk.default_language)
+        due = say.when(request.deadline_at, desk.zone) if request.deadline_at else ""
+        replies.append(Reply(user, say("req.remind", reference=request.reference, due=due)))
+    return replies

@@ -1,0 +1,28 @@
+"""The scheduled jobs of a running bot, on APScheduler in the bot's own event loop."""
+
+from __future__ import annotations
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from handlers.request_cards import Desk
+from models.store import Store
+from scheduler.deadlines import check_deadlines
+
+DEADLINE_CHECK_SECONDS = 60
+
+
+def start_jobs(store: Store, desk: Desk) -> AsyncIOScheduler:
+    """Start the jobs; the caller shuts the scheduler down when the bot stops."""
+    scheduler = AsyncIOScheduler(timezone=desk.zone)
+    scheduler.add_job(
+        check_deadlines,
+        "interval",
+        seconds=DEADLINE_CHECK_SECONDS,
+        args=(store, desk),
+        id="deadlines",
+        # A run that is late (the loop was busy) runs once, not once per missed minute.
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.start()
+    return scheduler

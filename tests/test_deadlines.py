@@ -1,0 +1,61 @@
+"""The deadline job: a reminder before, a climb on breach, each once; time frozen."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from handlers.request_cards import Desk
+from models.outbox import OutboxMessage
+from models.request import Level, Request, RequestKind, State
+from models.request_flow import Clock, file_request
+from models.store import Store
+from models.workdays import WorkCalendar
+from scheduler.deadlines import check_deadlines
+from tests.request_world import HEAD1, R1, SECRETARY, build_world
+
+ZONE = ZoneInfo("Asia/Shanghai")
+DESK = Desk(ZONE, "zh_CN")
+
+
+def at(day: date, hour: int, minute: int = 0) -> Clock:
+    moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE)
+    return Clock(WorkCalendar(), ZONE, moment)
+
+
+async def _outbox(store: Store) -> list[tuple[int, str]]:
+    async with store.read() as session:
+        rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [(r.chat_id, r.params.get("text", "")) for r in rows]
+
+
+async def test_reminded_once_then_climbs_to_the_branch_at_the_deadline(store: Store) -> None:
+    async with store.write() as session:
+        world = await build_world(session, date(2026, 9, 14))
+        household = world.households[R1]
+        # Friday afternoon; the next working day is Sunday the 20th (调休).
+        await file_request(
+            session, household, R1, RequestKind.SERVICE, "电梯停运", at(date(2026, 9, 18), 15)
+        )
+
+    assert await check_deadlines(store, DESK, at(date(2026, 9, 19), 12)) == 0  # Saturday
+    assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 14, 30)) == 1
+    [(chat, text)] = await _outbox(store)
+    assert chat == HEAD1 and "将于" in text and "9月20日 18:00" in text
+    assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 15)) == 0  # reminded once
+
+    assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 18, 1)) == 1
+    sent = (await _outbox(store))[1:]
+    told = [text for chat, text in sent if chat == R1]
+    assert len(told) == 1 and "未在期限内处理" in told[0] and "小区党支部" in told[0]
+    cards = [text for chat, text in sent if chat == SECRETARY]
+    assert len(cards) == 1 and "电梯停运" in cards[0]
+    async with store.read() as session:
+        request = await session.scalar(select(Request))
+        assert request is not None
+        assert (request.state, request.level) == (State.ESCALATED, Level.BRANCH)
+        # The branch has one working day: Monday the 21st at six.
+        assert request.deadline_at == datetime(2026, 9, 21, 18, 0, tzinfo=ZONE)
+    assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 18, 2)) == 0
