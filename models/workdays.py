@@ -107,3 +107,14 @@ def parse_schedule(text: str) -> list[tuple[date, bool, str]]:
             raise Problem("calendar.bad_line", line=number, text=raw.strip())
         days.append((day, kind == "workday", parts[2] if len(parts) > 2 else ""))
     return days
+
+
+async def import_schedule(session: AsyncSession, days: list[tuple[date, bool, str]]) -> int:
+    """Store an official schedule; a day given again replaces what was there. Return the count."""
+    for day, workday, name in days:
+        found = await session.get(CalendarDay, day)
+        if found is None:
+            session.add(CalendarDay(day=day, workday=workday, name=name))
+        else:
+            found.workday, found.name = workday, name
+    return len(days)

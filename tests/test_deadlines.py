@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from models.request_flow import Clock, file_request
 from models.store import Store
 from models.workdays import WorkCalendar
 from scheduler.deadlines import check_deadlines
+from tests.conftest import Cli
 from tests.request_world import HEAD1, R1, SECRETARY, build_world
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -59,3 +61,27 @@ async def test_reminded_once_then_climbs_to_the_branch_at_the_deadline(store: St
         # The branch has one working day: Monday the 21st at six.
         assert request.deadline_at == datetime(2026, 9, 21, 18, 0, tzinfo=ZONE)
     assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 18, 2)) == 0
+
+
+async def test_calendar_import_makes_deadlines_follow_the_official_schedule(
+    store: Store, cli: Cli, tmp_path: Path
+) -> None:
+    schedule = tmp_path / "2027.txt"
+    schedule.write_text(
+        "# 2027 春节（示例格式）\n2027-02-06 workday 春节调休\n2027-02-08 holiday 春节\n",
+        encoding="utf-8",
+    )
+    result = cli("calendar", "import", str(schedule))
+    assert result.exit_code == 0, result.output
+    assert "已载入 2 天" in result.output
+    async with store.read() as session:
+        calendar = await WorkCalendar.load(session)
+    # Friday 5 February 2027: the next working day is the worked Saturday, then Tuesday the 9th.
+    assert calendar.add_workdays(date(2027, 2, 5), 1) == date(2027, 2, 6)
+    assert calendar.add_workdays(date(2027, 2, 6), 1) == date(2027, 2, 9)
+
+    schedule.write_text("2027-02-30 holiday\n", encoding="utf-8")
+    bad = cli("calendar", "import", str(schedule))
+    assert bad.exit_code == 2 and "第 1 行" in bad.output and "Traceback" not in bad.output
+    missing = cli("calendar", "import", str(tmp_path / "nowhere.txt"))
+    assert missing.exit_code != 0 and "Traceback" not in missing.output

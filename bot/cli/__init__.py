@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli import cards, chat, db, roles, roster
+from bot.cli import calendar, cards, chat, db, roles, roster
 from bot.cli.common import language
 from bot.i18n import t
 
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(roles.app, name="roles")
+app.add_typer(calendar.app, name="calendar")
 roster.register(app)
 cards.register(app)
 chat.register(app)
