@@ -6,12 +6,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.commands import publish_commands
+from bot.commands import publish_commands, publish_personal_menus
 from bot.config import Settings
 from bot.ingress import poll, webhook_app
 from bot.outbox_journal import OutboxJournal
@@ -24,6 +25,9 @@ from models.store import Store
 from scheduler.jobs import start_jobs
 
 log = logging.getLogger(__name__)
+
+# Roles change from the command line or by election; menus follow within this time.
+MENU_REFRESH_SECONDS = 600
 
 
 def make_transport(runtime: str, token: str, api_url: str) -> Transport:
@@ -67,6 +71,7 @@ class Runtime:
         tasks = [
             asyncio.create_task(worker.run(self.stop), name="worker"),
             asyncio.create_task(sender.run(self.stop), name="sender"),
+            asyncio.create_task(self._menus(), name="menus"),
         ]
         site_runner: web.AppRunner | None = None
         if webhook:
@@ -91,6 +96,20 @@ class Runtime:
             await self.transport.stop()
             if journal is not None:
                 journal.close()
+
+    async def _menus(self) -> None:
+        """Keep each person's command menu in step with their roles."""
+        while not self.stop.is_set():
+            try:
+                today = datetime.now(self.settings.zone).date()
+                await publish_personal_menus(self.store, self.transport, today)
+            except Exception:
+                log.exception("publishing personal menus failed; retrying later")
+            try:
+                async with asyncio.timeout(MENU_REFRESH_SECONDS):
+                    await self.stop.wait()
+            except TimeoutError:
+                pass
 
     def _journal(self) -> OutboxJournal | None:
         path = self.settings.outbox_journal

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +30,8 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.STREET_STAFF: ("queue", "tasks"),
 }
 LANGUAGES = (("zh_CN", "中文"), ("en", "English"))
+# Commands that only work in a building group; they stay off private menus.
+GROUP_ONLY = frozenset({"bind"})
 
 
 async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
@@ -55,9 +59,7 @@ async def help_(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
     roles = {
         Role(a.role) for a in await live_assignments(session, user_id=event.user_id, on=ctx.today())
     }
-    commands = list(EVERYONE)
-    for role in sorted(roles):
-        commands += [c for c in BY_ROLE.get(role, ()) if c not in commands]
+    commands = commands_for(roles)
     lines = [say("chat.help_header")]
     lines += [f"/{command} — {say('command.' + command)}" for command in commands]
     return [answer(event, "\n".join(lines))]
@@ -104,3 +106,24 @@ async def set_lang(
 async def cancel(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
     ended = await conversation.end(session, event.chat_id, event.user_id)
     return [answer(event, say("chat.cancel_done" if ended else "chat.cancel_none"))]
+
+
+def commands_for(roles: set[Role]) -> list[str]:
+    """Everyone's commands, then those the roles bring, in menu order."""
+    commands = list(EVERYONE)
+    for role in sorted(roles):
+        commands += [c for c in BY_ROLE.get(role, ()) if c not in commands]
+    return commands
+
+
+async def personal_menus(session: AsyncSession, today: date) -> dict[int, list[str]]:
+    """The private menu of everyone whose roles add commands to it."""
+    roles: dict[int, set[Role]] = {}
+    for assignment in await live_assignments(session, on=today):
+        roles.setdefault(assignment.user_id, set()).add(Role(assignment.role))
+    menus = {}
+    for user, held in roles.items():
+        private = [c for c in commands_for(held) if c not in GROUP_ONLY]
+        if private != list(EVERYONE):
+            menus[user] = private
+    return menus

@@ -452,6 +452,11 @@ class BotApiServer:
         return True
 
     async def api_deletemycommands(self, params: dict[str, Any]) -> bool:
+        key = json.dumps(
+            [params.get("scope") or {"type": "default"}, params.get("language_code") or ""],
+            sort_keys=True,
+        )
+        self.commands.pop(key, None)
         return True
 
     async def api_getmycommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:

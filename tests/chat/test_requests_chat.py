@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -9,11 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.commands import publish_personal_menus
 from bot.sandbox.server import BotApiServer, Sent
 from models.audit import AuditEntry
 from models.building_chat import BuildingChat
 from models.registry import Building
 from models.request import Request, RequestFollower, State
+from models.role import Role, revoke_role
+from models.scope import resolve_scope
 from models.store import Store
 from tests.chat.harness import GROUP, STRANGER, Harness, running_bot
 from tests.request_world import (
@@ -183,3 +188,23 @@ async def test_a_card_pressed_by_someone_else_changes_nothing(bot: Harness) -> N
     assert (await _request(bot)).state == State.SIGNED
     [tasks] = await bot.say(HEAD1, "/tasks")
     assert (await _request(bot)).reference in tasks.text
+
+
+async def test_heads_and_secretaries_get_their_own_command_menus(bot: Harness) -> None:
+    def menu(user: int, language: str = "") -> list[str]:
+        key = json.dumps([{"chat_id": user, "type": "chat"}, language], sort_keys=True)
+        return [c["command"] for c in bot.server.commands.get(key, [])]
+
+    for _ in range(100):
+        if menu(SECRETARY, "en"):
+            break
+        await asyncio.sleep(0.05)
+    assert menu(HEAD1)[-1] == "tasks" and "queue" not in menu(HEAD1)
+    assert menu(SECRETARY)[-2:] == ["queue", "tasks"] and menu(SECRETARY, "en") == menu(SECRETARY)
+    assert menu(R1) == []  # a resident keeps the menu every private chat has
+    # Someone who loses the role loses the menu at the next publishing.
+    async with bot.store.write() as session:
+        group = await resolve_scope(session, "group:芙蓉花园/1栋/1单元")
+        await revoke_role(session, HEAD1, Role.NEIGHBOUR_HEAD, group, "test")
+    await publish_personal_menus(bot.store, bot.runtime.transport, date.today())
+    assert menu(HEAD1) == [] and menu(SECRETARY)
