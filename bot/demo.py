@@ -18,7 +18,7 @@ from models.building_chat import new_bind_code
 from models.contact_card import cards_for
 from models.migrate import upgrade
 from models.registry import Building, Estate, Household
-from models.role import Grant, Role, grant_role
+from models.role import Force, Grant, Role, grant_role
 from models.roster import apply_import, plan_import
 from models.roster_file import read_roster
 from models.scope import resolve_scope
@@ -27,6 +27,7 @@ from models.store import Store
 TOKEN = "7000001:LinzhangDemoTokenForTheLocalServer"
 BOT_NAME = "LinzhangDemoBot"
 ADMIN, HEAD, RESIDENT, NEWCOMER = 700001, 700002, 700101, 700102
+SECRETARY, PROPERTY = 700003, 700004
 GROUP = -1007000001
 GROUP_TITLE = "芙蓉花园1栋业主群"
 ESTATE = "芙蓉花园"
@@ -63,6 +64,33 @@ class Transcript:
             self.out(f"{self.where(sent.chat_id)} {t('demo.bot', self.language)}：{text}{buttons}")
         return new
 
+    async def bot_answers(self, quiet: float = 0.4, timeout: float = 10.0) -> list[Sent]:
+        """Print whatever the bot sends until it has been quiet for a moment."""
+        async with asyncio.timeout(timeout):
+            await self.server.wait_total(self.shown + 1, timeout)
+            seen = -1
+            while seen != len(self.server.sent):
+                seen = len(self.server.sent)
+                await asyncio.sleep(quiet)
+        return await self.bot_says(seen - self.shown)
+
+    async def press(self, user: int, message: Sent, index: int) -> list[Sent]:
+        self.out(
+            t(
+                "demo.press",
+                self.language,
+                name=self.names[user],
+                button=message.buttons()[index]["text"],
+            )
+        )
+        await self.server.press(user, message, index)
+        return await self.bot_answers()
+
+    async def say(self, user: int, text: str, chat: int | None = None) -> list[Sent]:
+        self.person(user, chat or user, text)
+        await self.server.send_text(user, text, chat)
+        return await self.bot_answers()
+
 
 async def seed(store: Store, roster: Path) -> tuple[str, str]:
     """Import the sample roster, appoint an admin and a head, issue cards and a bind code."""
@@ -80,6 +108,15 @@ async def seed(store: Store, roster: Path) -> tuple[str, str]:
         )
         await grant_role(
             session, Grant(HEAD, Role.NEIGHBOUR_HEAD, group, display_name="李阿姨"), "demo", today
+        )
+        await grant_role(
+            session, Grant(SECRETARY, Role.SECRETARY, estate, display_name="周书记"), "demo", today
+        )
+        await grant_role(
+            session,
+            Grant(PROPERTY, Role.FORCE_MEMBER, estate, Force.PROPERTY, display_name="物业小陈"),
+            "demo",
+            today,
         )
         household = await session.scalar(
             select(Household)
@@ -108,7 +145,14 @@ async def run_demo(
 
     server = BotApiServer(TOKEN, BOT_NAME)
     url = await server.start()
-    names = {ADMIN: "张主任", HEAD: "李阿姨", RESIDENT: "王秀英", NEWCOMER: "赵敏"}
+    names = {
+        ADMIN: "张主任",
+        HEAD: "李阿姨",
+        SECRETARY: "周书记",
+        PROPERTY: "物业小陈",
+        RESIDENT: "王秀英",
+        NEWCOMER: "赵敏",
+    }
     for user_id, name in names.items():
         server.add_user(user_id, name, "zh-hans")
     server.add_group(GROUP, GROUP_TITLE, admins=(ADMIN,))
@@ -142,9 +186,38 @@ async def run_demo(
         show.person(RESIDENT, RESIDENT, "/me")
         await server.send_text(RESIDENT, "/me")
         await show.bot_says(1)
+
+        await _request_walk_through(show)
         out(t("demo.done", language, database=str(database)))
     finally:
         runtime.stop.set()
         await asyncio.wait_for(task, 10)
         await server.stop()
         await store.dispose()
+
+
+async def _request_walk_through(show: Transcript) -> None:
+    """A request filed, escalated by the head, assigned by the secretary, resolved and rated."""
+    [kinds] = await show.say(RESIDENT, "/request")
+    await show.press(RESIDENT, kinds, 0)
+    [confirm] = await show.say(RESIDENT, "1单元门口的路灯坏了一个星期，晚上老人出门不安全")
+    await show.press(RESIDENT, confirm, len(confirm.buttons()) - 2)
+    [card] = _last_to(show.server, HEAD)
+    await show.press(HEAD, card, 0)
+    [card] = _last_to(show.server, HEAD)
+    await show.press(HEAD, card, 2)
+    await show.say(HEAD, "路灯线路老化，需要物业更换")
+    [decide] = _last_to(show.server, SECRETARY)
+    [assign] = await show.press(SECRETARY, decide, 0)
+    await show.press(SECRETARY, assign, list(Force).index(Force.PROPERTY))
+    [card] = _last_to(show.server, PROPERTY)
+    await show.press(PROPERTY, card, 0)
+    [card] = _last_to(show.server, PROPERTY)
+    await show.press(PROPERTY, card, 1)
+    await show.say(PROPERTY, "已更换灯头和线路，今晚起正常照明")
+    [rating] = _last_to(show.server, RESIDENT)
+    await show.press(RESIDENT, rating, 0)
+
+
+def _last_to(server: BotApiServer, chat_id: int) -> list[Sent]:
+    return server.sent_to(chat_id)[-1:]

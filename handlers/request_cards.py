@@ -76,7 +76,9 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
                 is_group=True,
             )
         )
-    replies += await cards(session, request, desk, today, reason=change.note)
+    # The description is on the card already; anything else said with the step is its reason.
+    reason = "" if change.action == "filed" else change.note
+    replies += await cards(session, request, desk, today, reason=reason)
     return replies
 
 
