@@ -6,12 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.registry import Estate, estate_prefix
 
 
 class RequestKind(StrEnum):
@@ -128,16 +128,7 @@ class ReferenceCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
-def estate_prefix(estate_name: str) -> str:
-    """Initials of the estate's name in pinyin, e.g. 芙蓉花园 → FRHY."""
-    initials = "".join(
-        letter[0] for letter in lazy_pinyin(estate_name, style=Style.FIRST_LETTER) if letter
-    )
-    letters = "".join(c for c in initials.upper() if c.isascii() and c.isalnum())
-    return letters[:4] or "LZ"
-
-
-async def next_reference(session: AsyncSession, estate_name: str, year: int) -> str:
+async def next_reference(session: AsyncSession, estate: Estate, year: int) -> str:
     """Take the next number of the year; unique in the district whatever the prefix."""
     bumped = await session.execute(
         update(ReferenceCounter)
@@ -150,7 +141,7 @@ async def next_reference(session: AsyncSession, estate_name: str, year: int) -> 
         session.add(ReferenceCounter(year=year, last=1))
         await session.flush()
         number = 1
-    return f"{estate_prefix(estate_name)}-{year}-{number:06d}"
+    return f"{estate.prefix or estate_prefix(estate.name)}-{year}-{number:06d}"
 
 
 async def claim(session: AsyncSession, request: Request) -> bool:

@@ -83,7 +83,7 @@ async def file_request(
     building = await session.get_one(Building, household.building_id)
     estate = await session.get_one(Estate, building.estate_id)
     request = Request(
-        reference=await next_reference(session, estate.name, clock.today.year),
+        reference=await next_reference(session, estate, clock.today.year),
         kind=kind.value,
         household_id=household.id,
         building_id=building.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from models.migrate import current_revision, downgrade, ensure_current, head_revision, upgrade
 from models.problem import Problem
@@ -40,3 +40,19 @@ async def test_database_behind_head_is_refused(store: Store) -> None:
     assert raised.value.key == "db.behind"
     await upgrade(store)
     await ensure_current(store)
+
+
+async def test_estates_imported_before_references_get_their_prefix(empty_store: Store) -> None:
+    await upgrade(empty_store, "0004")
+    async with empty_store.engine.begin() as connection:
+        await connection.execute(text("INSERT INTO street (id, name) VALUES (1, '月塘街道')"))
+        await connection.execute(
+            text("INSERT INTO community (id, street_id, name) VALUES (1, 1, '芙蓉社区')")
+        )
+        await connection.execute(
+            text("INSERT INTO estate (id, community_id, name) VALUES (1, 1, '芙蓉花园')")
+        )
+    await upgrade(empty_store)
+    async with empty_store.engine.connect() as connection:
+        prefix = await connection.scalar(text("SELECT prefix FROM estate WHERE id = 1"))
+    assert prefix == "FRHY"
