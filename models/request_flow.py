@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
 from models.base import utcnow
+from models.mediation import Mediation, mediation_of
+from models.mediation import book as book_mediation
+from models.mediation import record as record_mediation
 from models.person import Resident
 from models.problem import Problem
 from models.registry import Building, Community, Estate, Household
@@ -32,7 +35,7 @@ from models.request import (
 )
 from models.role import Force, Role, live_assignments
 from models.scope import Scope, ScopeKind
-from models.workdays import WorkCalendar
+from models.workdays import END_OF_DAY, WorkCalendar
 
 # Working days allowed for each step (defaults of the practice; 签收 within one working day).
 SIGN_DAYS = 1
@@ -78,6 +81,7 @@ async def file_request(
     photos: list[str] | None = None,
     personal: bool = True,
     group_chat_id: int | None = None,
+    other_household_id: int | None = None,
 ) -> Change:
     """File a request and route it to the household's head, or the branch when there is none."""
     building = await session.get_one(Building, household.building_id)
@@ -93,6 +97,7 @@ async def file_request(
         photos=photos or [],
         personal=personal,
         group_chat_id=group_chat_id,
+        other_household_id=other_household_id,
         created_at=clock.now,
     )
     head = await head_of(session, household.neighbour_group_id, clock.today)
@@ -176,9 +181,40 @@ async def sign(session: AsyncSession, request: Request, actor: int, clock: Clock
     before = State(request.state)
     request.state = State.SIGNED.value
     request.handler_user_id = actor
-    if request.deadline_step == "sign":
+    if request.kind == RequestKind.DISPUTE.value:
+        # A dispute is taken to the next Monday mediation day, its handler mediating.
+        mediation = await book_mediation(session, request, actor, clock.calendar, clock.today)
+        _due(request, datetime.combine(mediation.day, END_OF_DAY, clock.zone), "resolve")
+    elif request.deadline_step == "sign":
         _due(request, clock.due(RESOLVE_DAYS[RequestKind(request.kind)]), "resolve")
     return await _commit_change(session, request, actor, "signed", "", before)
+
+
+async def agree(
+    session: AsyncSession, request: Request, actor: int, agreement: str, clock: Clock
+) -> Change:
+    """The mediation reached an agreement: record it; the dispute is resolved."""
+    mediation = await _mediation(session, request)
+    change = await resolve(session, request, actor, agreement, clock)
+    record_mediation(mediation, agreement, clock.now)
+    return change
+
+
+async def no_agreement(
+    session: AsyncSession, request: Request, actor: int, reason: str, clock: Clock
+) -> Change:
+    """The mediation failed: recorded, and the dispute goes up a level."""
+    mediation = await _mediation(session, request)
+    change = await escalate(session, request, actor, reason, clock)
+    record_mediation(mediation, None, clock.now)
+    return change
+
+
+async def _mediation(session: AsyncSession, request: Request) -> Mediation:
+    mediation = await mediation_of(session, request.id)
+    if mediation is None or mediation.outcome is not None:
+        raise Problem("request.already", reference=request.reference)
+    return mediation
 
 
 async def add_progress(

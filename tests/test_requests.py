@@ -10,16 +10,19 @@ import pytest
 from sqlalchemy import func, select
 
 from models.audit import AuditEntry
+from models.mediation import mediation_of
 from models.problem import Problem
 from models.request import Level, Rating, Request, RequestKind, State
 from models.request_counts import counters
 from models.request_flow import (
     Clock,
     add_progress,
+    agree,
     assign,
     breach,
     escalate,
     file_request,
+    no_agreement,
     not_ours,
     rate,
     resolve,
@@ -107,8 +110,10 @@ async def test_each_kind_lives_its_whole_life_and_every_step_is_audited(
         assert request.reference.startswith("FRHY-2026-")
         assert request.closed_at is not None
         found = await counters(session)
+    booked = ["mediation.book"] if kind is RequestKind.DISPUTE else []
     assert await _audit_actions(store, request.reference) == [
         "request.filed",
+        *booked,
         "request.signed",
         "request.progress",
         "request.resolved",
@@ -287,3 +292,51 @@ def test_years_without_a_published_schedule_fall_back_and_can_be_imported(
     assert official.is_workday(date(2027, 2, 6)) and not official.is_workday(date(2027, 2, 8))
     with pytest.raises(Problem, match=r"calendar\.bad_line"):
         parse_schedule("2027-02-30 holiday")
+
+
+async def test_a_dispute_is_mediated_on_the_next_monday_and_the_agreement_recorded(
+    store: Store,
+) -> None:
+    world = await _world(store)
+    clock = at(date(2026, 9, 16))  # a Wednesday
+    async with store.write() as session:
+        household = await session.merge(world.households[R1])
+        other = world.households[R2].id
+        change = await file_request(
+            session, household, R1, RequestKind.DISPUTE, "楼上漏水", clock, other_household_id=other
+        )
+        request_id = change.request.id
+    change = await _act(store, request_id, sign, HEAD1, clock)
+    assert change.request.deadline_at == datetime(2026, 9, 21, 18, 0, tzinfo=ZONE)
+    async with store.read() as session:
+        mediation = await mediation_of(session, request_id)
+        assert mediation is not None and mediation.day == date(2026, 9, 21)
+        assert mediation.mediator_user_id == HEAD1
+    monday = at(date(2026, 9, 21), 16)
+    change = await _act(store, request_id, agree, HEAD1, "楼上修好防水，赔偿五百元", monday)
+    assert change.request.state == State.RESOLVED
+    async with store.read() as session:
+        mediation = await mediation_of(session, request_id)
+        assert mediation is not None and mediation.outcome == "agreed"
+        assert mediation.agreement == "楼上修好防水，赔偿五百元"
+        assert mediation.follow_up_at == datetime(2026, 9, 28, 16, 0, tzinfo=ZONE)
+        found = await counters(session)
+    assert found.disputes_mediated == 1
+    with pytest.raises(Problem, match=r"request\.already"):
+        await _act(store, request_id, no_agreement, HEAD1, "又吵起来了", monday)
+
+
+async def test_a_failed_mediation_climbs_and_a_holiday_monday_moves_the_day(store: Store) -> None:
+    world = await _world(store)
+    clock = at(date(2026, 9, 30))  # the Monday after is 5 October, inside the holiday
+    request_id = await _file(store, world, R1, RequestKind.DISPUTE, clock, "停车位纠纷")
+    change = await _act(store, request_id, sign, HEAD1, clock)
+    assert change.request.deadline_at == datetime(2026, 10, 8, 18, 0, tzinfo=ZONE)
+    change = await _act(
+        store, request_id, no_agreement, HEAD1, "双方各执一词", at(date(2026, 10, 8))
+    )
+    assert (change.request.state, change.request.level) == (State.ESCALATED, Level.BRANCH)
+    async with store.read() as session:
+        mediation = await mediation_of(session, request_id)
+        assert mediation is not None and mediation.outcome == "failed"
+        assert mediation.follow_up_at is None
