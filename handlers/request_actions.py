@@ -18,10 +18,12 @@ from models.request_flow import (
     Change,
     Clock,
     add_progress,
+    agree,
     assign,
     deciders,
     escalate,
     head_for_request,
+    no_agreement,
     not_ours,
     rate,
     resolve,
@@ -40,6 +42,8 @@ NEEDS_NOTE = {
     "req.not_ours": "not_ours",
     "req.back": "back",
     "req.up": "up",
+    "req.agree": "agree",
+    "req.no_agreement": "no_agreement",
 }
 LONGEST_NOTE = 500
 
@@ -99,6 +103,8 @@ async def note(
         "not_ours": not_ours,
         "back": send_down,
         "up": send_up,
+        "agree": agree,
+        "no_agreement": no_agreement,
     }
     try:
         change = await steps[state.step](session, request, event.user_id, text, clock)

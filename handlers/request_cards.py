@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +18,19 @@ from handlers.events import Button, Reply
 from handlers.households import household_label
 from handlers.speech import Voice, voice_of
 from models import button
+from models.mediation import Mediation, mediation_of
 from models.person import Person
 from models.registry import Household
-from models.request import DECIDING, Level, Rating, Request, RequestFollower, State
-from models.request_flow import Change, deciders, workers
+from models.request import (
+    DECIDING,
+    Level,
+    Rating,
+    Request,
+    RequestFollower,
+    RequestKind,
+    State,
+)
+from models.request_flow import Change, deciders, household_residents, workers
 from models.role import Force
 
 # What the resident is told after each step; steps not listed need no word to them.
@@ -76,6 +86,8 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
                 is_group=True,
             )
         )
+    if change.action == "signed" and request.kind == RequestKind.DISPUTE.value:
+        replies += await invitations(session, request, desk)
     # The description is on the card already; anything else said with the step is its reason.
     reason = "" if change.action == "filed" else change.note
     replies += await cards(session, request, desk, today, reason=reason)
@@ -115,6 +127,12 @@ async def worker_card(
         actions = [("req.sign", "req.button_sign"), ("req.escalate", "req.button_escalate")]
         if Level(request.level) is Level.HEAD:
             actions.append(("req.not_ours", "req.button_not_ours"))
+    elif (mediation := await mediation_of(session, request.id)) and mediation.outcome is None:
+        actions = [
+            ("req.agree", "req.button_agree"),
+            ("req.no_agreement", "req.button_no_agreement"),
+            ("req.progress", "req.button_progress"),
+        ]
     else:
         actions = [
             ("req.progress", "req.button_progress"),
@@ -195,3 +213,50 @@ async def _told(session: AsyncSession, request: Request) -> list[int]:
         select(RequestFollower.user_id).where(RequestFollower.request_id == request.id)
     )
     return [request.filed_by, *(u for u in followers if u != request.filed_by)]
+
+
+async def invitations(session: AsyncSession, request: Request, desk: Desk) -> list[Reply]:
+    """Invite both parties and the mediator to the mediation day; the parties see no names."""
+    mediation = await mediation_of(session, request.id)
+    if mediation is None:
+        return []
+    parties = await _told(session, request)
+    if request.other_household_id is not None:
+        parties += await household_residents(session, request.other_household_id)
+    mediator = await session.get(Person, mediation.mediator_user_id)
+    replies = []
+    for user in dict.fromkeys([*parties, mediation.mediator_user_id]):
+        say = await voice_of(session, user, desk.default_language)
+        replies.append(
+            Reply(
+                user,
+                say(
+                    "req.mediation_invite",
+                    reference=request.reference,
+                    day=format_skeleton("MMMEd", mediation.day, locale=say.language),
+                    mediator=(mediator.display_name if mediator else None) or "—",
+                ),
+            )
+        )
+    return replies
+
+
+async def follow_up(session: AsyncSession, mediation: Mediation, desk: Desk) -> list[Reply]:
+    """A week after an agreement, ask both parties whether it holds."""
+    request = await session.get_one(Request, mediation.request_id)
+    parties = [(user, "filer") for user in await household_residents(session, request.household_id)]
+    if request.other_household_id is not None:
+        others = await household_residents(session, request.other_household_id)
+        parties += [(user, "other") for user in others]
+    replies = []
+    for user, side in parties:
+        say = await voice_of(session, user, desk.default_language)
+        choices: list[tuple[str, dict[str, object]]] = [
+            ("med.holds", {"id": mediation.id, "side": side, "holds": holds})
+            for holds in (True, False)
+        ]
+        yes, no = button.issue(session, user, user, choices)
+        text = say("req.mediation_follow_up", reference=request.reference)
+        buttons = [Button(say("req.button_holds"), yes), Button(say("req.button_broken"), no)]
+        replies.append(Reply(user, text, [buttons]))
+    return replies

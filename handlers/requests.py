@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,7 @@ from handlers.speech import Voice
 from models import button, conversation
 from models.building_chat import building_of_chat
 from models.person import Resident
-from models.registry import Household
+from models.registry import Building, Household
 from models.request import CLOSED, Request, RequestFollower, RequestKind
 from models.request_flow import Clock, file_request
 from models.workdays import WorkCalendar
@@ -86,9 +88,11 @@ async def step(
     session: AsyncSession, event: Incoming, say: Voice, state: conversation.Conversation
 ) -> list[Reply]:
     """The answer to the current question of the filing flow."""
+    data = dict(state.data)
+    if state.step == "other" and event.text:
+        return await _other_party(session, event, say, data)
     if state.step != "describe":
         return [answer(event, say("req.use_buttons"))]
-    data = dict(state.data)
     photos = [*data.get("photos", []), *event.photo_ids]
     if len(photos) > MAX_PHOTOS:
         return [answer(event, say("req.too_many_photos", photos=MAX_PHOTOS))]
@@ -100,6 +104,69 @@ async def step(
     if len(text) > LONGEST:
         return [answer(event, say("req.too_long", limit=LONGEST))]
     data["description"] = text
+    if data["kind"] == RequestKind.DISPUTE.value:
+        await conversation.begin(session, event.chat_id, event.user_id, FLOW, "other", data)
+        [skip] = button.issue(session, event.user_id, event.chat_id, [("req.skip_other", {})])
+        return [answer(event, say("req.ask_other"), [[Button(say("req.button_skip"), skip)]])]
+    return await _confirm(session, event, say, data)
+
+
+async def skip_other(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+    """The resident does not name the other party of a dispute."""
+    state = await conversation.current(session, event.chat_id, event.user_id)
+    if state is None or state.flow != FLOW or state.step != "other":
+        return [answer(event, say("chat.button_invalid"))]
+    return await _confirm(session, event, say, dict(state.data))
+
+
+async def _other_party(
+    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
+) -> list[Reply]:
+    """Find the household the resident names as the other party, in their own estate."""
+    household = await home_of(session, event.user_id)
+    other = await household_named(session, household, event.text or "") if household else None
+    if other is None or household is None or other.id == household.id:
+        return [answer(event, say("req.other_not_found"))]
+    data["other_household_id"] = other.id
+    return await _confirm(session, event, say, data)
+
+
+async def household_named(session: AsyncSession, home: Household, text: str) -> Household | None:
+    """A household of the same estate written as 楼栋/单元/房号 (separators optional)."""
+    wanted = "".join(c for c in text if c.isalnum())
+    if not wanted:
+        return None
+    rows = await session.execute(
+        select(Household, Building.name)
+        .join(Building, Building.id == Household.building_id)
+        .where(
+            Building.estate_id
+            == select(Building.estate_id).where(Building.id == home.building_id).scalar_subquery(),
+            Household.removed_at.is_(None),
+            Household.room == _room_of(wanted),
+        )
+    )
+    for household, building in rows:
+        if (
+            "".join(c for c in f"{building}{household.unit}{household.room}" if c.isalnum())
+            == wanted
+        ):
+            return household
+    return None
+
+
+def _room_of(text: str) -> str:
+    """The trailing digits of what was written: the room number."""
+    digits = len(text) - len(text.rstrip("0123456789"))
+    return text[-digits:] if digits else text
+
+
+async def _confirm(
+    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
+) -> list[Reply]:
+    """Offer a similar open matter to follow, and the summary to submit."""
+    text = data["description"]
+    photos = data.get("photos", [])
     await conversation.begin(session, event.chat_id, event.user_id, FLOW, "confirm", data)
     household = await home_of(session, event.user_id)
     twin = await similar_open(session, household.building_id, text) if household else None
@@ -133,6 +200,7 @@ async def submit(session: AsyncSession, event: Incoming, ctx: Context, say: Voic
         state.data["description"],
         clock,
         photos=list(state.data.get("photos", [])),
+        other_household_id=state.data.get("other_household_id"),
     )
     await conversation.end(session, event.chat_id, event.user_id)
     filed = answer(event, say("req.filed", reference=change.request.reference))

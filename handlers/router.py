@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import account, group, queues, registration, request_actions, requests
+from handlers import (
+    account,
+    group,
+    mediation,
+    queues,
+    registration,
+    request_actions,
+    requests,
+)
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer
 from handlers.speech import Voice, voice_for
@@ -84,6 +92,10 @@ async def _pressed(session: AsyncSession, event: Incoming, ctx: Context, say: Vo
             replies = await requests.cancel(session, event, say)
         case "req.follow":
             replies = await requests.follow(session, event, say, pressed.data)
+        case "req.skip_other":
+            replies = await requests.skip_other(session, event, say)
+        case "med.holds":
+            replies = await mediation.answered(session, event, ctx, say, pressed.data)
         case action if action.startswith("req."):
             replies = await request_actions.pressed(session, event, ctx, say, action, pressed.data)
         case _:

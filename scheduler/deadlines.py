@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Reply
 from handlers.outgoing import enqueue
-from handlers.request_cards import Desk, notices
+from handlers.request_cards import Desk, follow_up, notices
 from handlers.speech import voice_of
+from models.mediation import Mediation
 from models.request import CLOSED, Request
 from models.request_flow import Clock, breach, deciders, workers
 from models.store import Store
@@ -41,9 +42,25 @@ async def check_deadlines(store: Store, desk: Desk, clock: Clock | None = None) 
                 request.reminded_at = clock.now
                 await enqueue(session, await _reminders(session, request, desk, clock), None)
                 acted += 1
+        acted += await _follow_ups(session, desk, clock)
     if acted:
-        log.info("deadlines: %s requests reminded or escalated", acted)
+        log.info("deadlines: %s requests reminded, escalated or followed up", acted)
     return acted
+
+
+async def _follow_ups(session: AsyncSession, desk: Desk, clock: Clock) -> int:
+    """A week after a mediation agreement, ask both parties whether it holds."""
+    due = await session.scalars(
+        select(Mediation)
+        .where(Mediation.follow_up_at <= clock.now, Mediation.follow_up_sent_at.is_(None))
+        .limit(BATCH)
+    )
+    count = 0
+    for mediation in list(due):
+        mediation.follow_up_sent_at = clock.now
+        await enqueue(session, await follow_up(session, mediation, desk), None)
+        count += 1
+    return count
 
 
 async def _due(session: AsyncSession, by: datetime, sqlite: bool) -> list[Request]:

@@ -5,21 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_skeleton
 from sqlalchemy import func, select
 
 from bot.commands import publish_personal_menus
 from bot.sandbox.server import BotApiServer, Sent
+from handlers.request_cards import Desk
 from models.audit import AuditEntry
 from models.building_chat import BuildingChat
+from models.mediation import mediation_day, mediation_of
 from models.registry import Building
 from models.request import Request, RequestFollower, State
+from models.request_flow import Clock
 from models.role import Role, revoke_role
 from models.scope import resolve_scope
 from models.store import Store
+from models.workdays import WorkCalendar
+from scheduler.deadlines import check_deadlines
 from tests.chat.harness import GROUP, STRANGER, Harness, running_bot
 from tests.request_world import (
     HEAD1,
@@ -208,3 +215,49 @@ async def test_heads_and_secretaries_get_their_own_command_menus(bot: Harness) -
         await revoke_role(session, HEAD1, Role.NEIGHBOUR_HEAD, group, "test")
     await publish_personal_menus(bot.store, bot.runtime.transport, date.today())
     assert menu(HEAD1) == [] and menu(SECRETARY)
+
+
+async def test_a_dispute_names_the_other_party_is_mediated_and_followed_up(bot: Harness) -> None:
+    [kinds] = await bot.say(R1, "/request")
+    await bot.press(R1, kinds, 2)
+    [ask_other] = await bot.say(R1, "楼上102天天半夜装修，协商不成")
+    assert "对方是哪一户" in ask_other.text
+    [again] = await bot.say(R1, "9栋/9单元/909")
+    assert "没找到" in again.text
+    [confirm] = await bot.say(R1, "1栋 1单元 102")
+    await bot.press(R1, confirm, len(confirm.buttons()) - 2)
+    card = await _next(bot, HEAD1, 0)
+    request = await _request(bot)
+    assert request.kind == "dispute" and request.other_household_id is not None
+
+    r2_seen = len(bot.server.sent_to(R2))
+    await bot.press(HEAD1, card, 0, count=0)
+    zone = ZoneInfo("Asia/Shanghai")
+    day = mediation_day(WorkCalendar(), datetime.now(zone).date())
+    invited = await _next(bot, R2, r2_seen)  # the other party, without the complainant's name
+    assert request.reference in invited.text and "周一矛调" in invited.text
+    assert format_skeleton("MMMEd", day, locale="zh_CN") in invited.text
+    assert "李秀英" not in invited.text and "101" not in invited.text
+    card = (await bot.server.wait_sent(HEAD1, 3))[-1]  # the mediator's invitation, the card
+    assert [b["text"] for b in card.buttons()] == ["达成协议", "未达成协议", "添加进展"]
+    await bot.press(HEAD1, card, 0)
+    r1_seen = len(bot.server.sent_to(R1))
+    await bot.say(HEAD1, "晚上十点后不施工，周末不施工", count=1)
+    resolved = await _next(bot, R1, r1_seen)
+    assert "晚上十点后不施工" in resolved.text
+
+    # A week later both parties are asked whether the agreement holds.
+    await bot.settle()
+    r2_seen = len(bot.server.sent_to(R2))
+    later = Clock(WorkCalendar(), zone, datetime.now(zone) + timedelta(days=8))
+    assert await check_deadlines(bot.store, Desk(zone, "zh_CN"), later) >= 1
+    asked = await _next(bot, R2, r2_seen)
+    assert "还在履行" in asked.text
+    head_seen = len(bot.server.sent_to(HEAD1))
+    await bot.press(R2, asked, 1)
+    broken = await _next(bot, HEAD1, head_seen)
+    assert request.reference in broken.text and "没有履行" in broken.text
+    async with bot.store.read() as session:
+        mediation = await mediation_of(session, request.id)
+    assert mediation is not None and mediation.outcome == "agreed"
+    assert mediation.holds_for_other is False and mediation.holds_for_filer is None
