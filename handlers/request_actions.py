@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import deliberations
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer
 from handlers.request_cards import assignment_card, notices
@@ -44,6 +45,7 @@ NEEDS_NOTE = {
     "req.up": "up",
     "req.agree": "agree",
     "req.no_agreement": "no_agreement",
+    "req.deliberate": "deliberate",
 }
 LONGEST_NOTE = 500
 
@@ -92,6 +94,13 @@ async def note(
     if len(text) > LONGEST_NOTE:
         return [answer(event, say("req.too_long", limit=LONGEST_NOTE))]
     request = await session.get(Request, state.data.get("id", 0))
+    if request is not None and state.step == "deliberate":
+        try:
+            replies = await deliberations.convened(session, event, ctx, say, request, text)
+        except Problem as problem:
+            return [answer(event, say(problem.key, **problem.params))]  # ask again
+        await conversation.end(session, event.chat_id, event.user_id)
+        return replies
     await conversation.end(session, event.chat_id, event.user_id)
     if request is None:
         return [answer(event, say("chat.button_invalid"))]

@@ -152,6 +152,8 @@ async def decider_card(
     actions = [("req.take", "req.button_take"), ("req.back", "req.button_back")]
     if Level(request.level) is not Level.STREET:
         actions.append(("req.up", "req.button_up"))
+    if Level(request.level) is Level.BRANCH:
+        actions.append(("req.deliberate", "req.button_deliberate"))
     tokens = button.issue(session, user, user, [(a, {"id": request.id}) for a, _ in actions])
     row = [Button(say(label), token) for (_, label), token in zip(actions, tokens, strict=True)]
     text = await describe(session, request, say, desk, "req.card_decide", reason)

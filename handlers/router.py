@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import (
     account,
+    deliberations,
     group,
     mediation,
     queues,
@@ -96,6 +97,8 @@ async def _pressed(session: AsyncSession, event: Incoming, ctx: Context, say: Vo
             replies = await requests.skip_other(session, event, say)
         case "med.holds":
             replies = await mediation.answered(session, event, ctx, say, pressed.data)
+        case action if action.startswith("delib."):
+            replies = await deliberations.pressed(session, event, ctx, say, action, pressed.data)
         case action if action.startswith("req."):
             replies = await request_actions.pressed(session, event, ctx, say, action, pressed.data)
         case _:
@@ -114,6 +117,10 @@ async def _text(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
         return await requests.step(session, event, say, state)
     if state is not None and state.flow == request_actions.NOTE_FLOW:
         return await request_actions.note(session, event, ctx, say, state)
+    if state is not None and state.flow == deliberations.DECISION_FLOW and event.text:
+        await conversation.end(session, event.chat_id, event.user_id)
+        text = event.text.strip()[: request_actions.LONGEST_NOTE]
+        return await deliberations.decision_written(session, event, say, state.data["id"], text)
     if event.in_group:
         return []  # neighbours talk among themselves; the bot stays out of it
     if event.text is not None and len(event.text) > LONGEST_INPUT:

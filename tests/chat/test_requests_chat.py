@@ -18,6 +18,7 @@ from bot.sandbox.server import BotApiServer, Sent
 from handlers.request_cards import Desk
 from models.audit import AuditEntry
 from models.building_chat import BuildingChat
+from models.deliberation import Deliberation
 from models.mediation import mediation_day, mediation_of
 from models.registry import Building
 from models.request import Request, RequestFollower, State
@@ -261,3 +262,44 @@ async def test_a_dispute_names_the_other_party_is_mediated_and_followed_up(bot: 
         mediation = await mediation_of(session, request.id)
     assert mediation is not None and mediation.outcome == "agreed"
     assert mediation.holds_for_other is False and mediation.holds_for_filer is None
+
+
+async def test_secretary_convenes_four_parties_and_records_the_decision(bot: Harness) -> None:
+    [kinds] = await bot.say(R1, "/request")
+    await bot.press(R1, kinds, 1)
+    [confirm] = await bot.say(R1, "建议把闲置的自行车棚改成电动车充电区")
+    await bot.press(R1, confirm, len(confirm.buttons()) - 2)
+    card = await _next(bot, HEAD1, 0)
+    await bot.press(HEAD1, card, 1)  # escalate at once
+    await bot.say(HEAD1, "涉及公共区域改造，需要四方商量", count=1)
+    decide = await _next(bot, SECRETARY, 0)
+    assert [b["text"] for b in decide.buttons()][-1] == "四方议事"
+    [when] = await bot.press(SECRETARY, decide, 3)
+    assert "时间" in when.text
+    [bad] = await bot.say(SECRETARY, "下周找个时间")
+    assert "看不懂" in bad.text
+    day = date.today() + timedelta(days=7)
+    messages = await bot.say(SECRETARY, f"{day:%Y-%m-%d} 19:30", count=2)
+    record = next(m for m in messages if m.buttons() and m.buttons()[0]["text"] == "记录议事决定")
+    assert "4 位代表" in record.text
+
+    invite_a = await _next(bot, PROPERTY_A, 0)
+    assert "物业公司" in invite_a.text and "19:30" in invite_a.text
+    await bot.press(PROPERTY_A, invite_a, 0)
+    invite_head = (await bot.server.wait_sent(HEAD1, 3))[-1]
+    assert "居民（邻长）" in invite_head.text
+    await bot.press(HEAD1, invite_head, 1)
+
+    [ask] = await bot.press(SECRETARY, record, 0)
+    assert "参加 1 人，不能参加 1 人，未回复 2 人" in ask.text
+    [who] = await bot.say(SECRETARY, "车棚改造为充电区，费用从公共收益列支")
+    r1_seen = len(bot.server.sent_to(R1))
+    await bot.press(SECRETARY, who, 2)  # the property company
+    told = await _next(bot, R1, r1_seen)
+    assert "费用从公共收益列支" in told.text and "物业公司" in told.text
+    async with bot.store.read() as session:
+        meeting = await session.scalar(select(Deliberation))
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert meeting is not None and meeting.responsible == "property"
+    assert meeting.decision == "车棚改造为充电区，费用从公共收益列支"
+    assert "deliberation.convene" in actions and "deliberation.decide" in actions
