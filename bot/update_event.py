@@ -56,6 +56,7 @@ def to_event(update: Any, bot_username: str) -> Incoming | None:
         return Incoming(**base, joined=members) if members else None
     text = message.text or message.caption
     parsed = parse_command(text, bot_username) if text else None
+    replied = message.reply_to_message
     return Incoming(
         **base,
         command=parsed[0] if parsed else None,
@@ -64,6 +65,7 @@ def to_event(update: Any, bot_username: str) -> Incoming | None:
         message_id=message.message_id,
         photo_ids=(message.photo[-1].file_id,) if message.photo else (),
         forwarded=message.forward_origin is not None,
+        reply_text=(replied.text or replied.caption) if replied is not None else None,
     )
 
 

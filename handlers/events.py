@@ -40,6 +40,8 @@ class Incoming:
     photo_ids: tuple[str, ...] = ()
     forwarded: bool = False
     joined: tuple[Member, ...] = ()
+    # The text of the message this one answers, when it is a reply.
+    reply_text: str | None = None
 
     @property
     def in_group(self) -> bool:

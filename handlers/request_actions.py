@@ -31,6 +31,7 @@ from models.request_flow import (
     send_down,
     send_up,
     sign,
+    withdraw,
 )
 from models.role import Force
 
@@ -134,6 +135,8 @@ async def _act(
 ) -> Change:
     if action == "req.sign":
         return await sign(session, request, actor, clock)
+    if action == "req.withdraw":
+        return await withdraw(session, request, actor, clock)
     if action == "req.rate":
         return await rate(session, request, actor, Rating(data.get("rating", "")), clock)
     if action == "req.assign":

@@ -86,6 +86,12 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
                 is_group=True,
             )
         )
+    if change.action == "withdrawn":
+        for user in await workers(session, request, today) or await deciders(
+            session, request, today
+        ):
+            say = await voice_of(session, user, desk.default_language)
+            replies.append(Reply(user, say("req.withdrawn_notice", reference=request.reference)))
     if change.action == "signed" and request.kind == RequestKind.DISPUTE.value:
         replies += await invitations(session, request, desk)
     # The description is on the card already; anything else said with the step is its reason.

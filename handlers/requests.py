@@ -203,7 +203,14 @@ async def submit(session: AsyncSession, event: Incoming, ctx: Context, say: Voic
         other_household_id=state.data.get("other_household_id"),
     )
     await conversation.end(session, event.chat_id, event.user_id)
-    filed = answer(event, say("req.filed", reference=change.request.reference))
+    [withdraw] = button.issue(
+        session, event.user_id, event.chat_id, [("req.withdraw", {"id": change.request.id})]
+    )
+    filed = answer(
+        event,
+        say("req.filed", reference=change.request.reference),
+        [[Button(say("req.button_withdraw"), withdraw)]],
+    )
     return [filed, *await notices(session, change, desk_for(ctx), clock.today)]
 
 
@@ -261,7 +268,8 @@ async def _in_group(
     if household is None:
         # Pointed to registration in private: the group need not know who is not registered.
         return [Reply(event.user_id, say("req.not_registered_here", link=ctx.link()))]
-    text = event.args.strip()
+    # `/request` in reply to a neighbour's message files what that message says.
+    text = event.args.strip() or (event.reply_text or "").strip()
     if not text:
         link = Button(say("req.button_private"), url=ctx.link(START_PAYLOAD))
         return [answer(event, say("req.continue_private"), [[link]])]

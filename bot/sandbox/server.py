@@ -238,9 +238,15 @@ class BotApiServer:
         return chat
 
     async def send_text(
-        self, user_id: int, text: str, chat_id: int | None = None, *, forwarded: bool = False
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        *,
+        forwarded: bool = False,
+        reply_to: tuple[int, str] | None = None,
     ) -> int:
-        """Let a user send a message; return its update id."""
+        """Let a user send a message (forwarded, or in reply to (author, text)); return its id."""
         chat = self.chats[chat_id if chat_id is not None else user_id]
         message: dict[str, Any] = {
             "message_id": next(self._message_ids[chat.id]),
@@ -257,6 +263,15 @@ class BotApiServer:
                 "type": "user",
                 "date": int(time.time()) - 60,
                 "sender_user": {"id": 999, "is_bot": False, "first_name": "Someone"},
+            }
+        if reply_to is not None:
+            author, quoted = reply_to
+            message["reply_to_message"] = {
+                "message_id": next(self._message_ids[chat.id]),
+                "date": int(time.time()) - 30,
+                "chat": chat.as_json(self.users),
+                "from": self.users[author].as_json(),
+                "text": quoted,
             }
         return await self.push_update({"message": message})
 

@@ -303,3 +303,31 @@ async def test_secretary_convenes_four_parties_and_records_the_decision(bot: Har
     assert meeting is not None and meeting.responsible == "property"
     assert meeting.decision == "车棚改造为充电区，费用从公共收益列支"
     assert "deliberation.convene" in actions and "deliberation.decide" in actions
+
+
+async def test_request_in_reply_files_what_the_neighbour_wrote(bot: Harness) -> None:
+    await bot.server.send_text(R3, "/request", GROUP, reply_to=(R2, "地下车库的排风扇不转了"))
+    posted = await _next(bot, GROUP, 0)
+    request = await _request(bot)
+    assert request.reference in posted.text
+    assert (request.description, request.filed_by, request.personal) == (
+        "地下车库的排风扇不转了",
+        R3,
+        False,
+    )
+
+
+async def test_the_resident_withdraws_and_the_head_is_told(bot: Harness) -> None:
+    [kinds] = await bot.say(R1, "/request")
+    await bot.press(R1, kinds, 0)
+    [confirm] = await bot.say(R1, "想预约上门量血压")
+    [filed] = await bot.press(R1, confirm, len(confirm.buttons()) - 2)
+    card = await _next(bot, HEAD1, 0)
+    await bot.press(R1, filed, 0)  # 撤回
+    told = await _next(bot, HEAD1, 1)
+    assert "撤回" in told.text
+    assert (await _request(bot)).state == State.WITHDRAWN
+    # The head's card is stale now: signing changes nothing.
+    [stale] = await bot.press(HEAD1, card, 0)
+    assert "已被处理" in stale.text
+    assert (await _request(bot)).state == State.WITHDRAWN
