@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
 from models.base import utcnow
+from models.deadline_rule import Step, workdays_for
 from models.mediation import Mediation, mediation_of
 from models.mediation import book as book_mediation
 from models.mediation import record as record_mediation
@@ -36,12 +37,6 @@ from models.request import (
 from models.role import Force, Role, live_assignments
 from models.scope import Scope, ScopeKind
 from models.workdays import END_OF_DAY, WorkCalendar
-
-# Working days allowed for each step (defaults of the practice; 签收 within one working day).
-SIGN_DAYS = 1
-RESOLVE_DAYS = {RequestKind.SERVICE: 3, RequestKind.OPINION: 5, RequestKind.DISPUTE: 5}
-DECIDE_DAYS = 1
-CONFIRM_DAYS = 3  # no answer to the return visit in this time closes it unrated
 
 
 @dataclass
@@ -102,9 +97,10 @@ async def file_request(
     )
     head = await head_of(session, household.neighbour_group_id, clock.today)
     if head is not None:
-        _route(request, Level.HEAD, State.SUBMITTED, head, "", clock.due(SIGN_DAYS), "sign")
+        due = await _deadline(session, request, Step.SIGN, Level.HEAD, clock)
+        _route(request, Level.HEAD, State.SUBMITTED, head, "", due, "sign")
     else:
-        due = clock.due(DECIDE_DAYS)
+        due = await _deadline(session, request, Step.DECIDE, Level.BRANCH, clock)
         _route(request, Level.BRANCH, State.ESCALATED, None, "", due, "decide")
     session.add(request)
     await session.flush()
@@ -186,7 +182,7 @@ async def sign(session: AsyncSession, request: Request, actor: int, clock: Clock
         mediation = await book_mediation(session, request, actor, clock.calendar, clock.today)
         _due(request, datetime.combine(mediation.day, END_OF_DAY, clock.zone), "resolve")
     elif request.deadline_step == "sign":
-        _due(request, clock.due(RESOLVE_DAYS[RequestKind(request.kind)]), "resolve")
+        _due(request, await _deadline(session, request, Step.RESOLVE, None, clock), "resolve")
     return await _commit_change(session, request, actor, "signed", "", before)
 
 
@@ -235,7 +231,7 @@ async def resolve(
     await _must_work(session, request, actor, clock, working)
     before = State(request.state)
     request.state = State.RESOLVED.value
-    _due(request, clock.due(CONFIRM_DAYS), "confirm")
+    _due(request, await _deadline(session, request, Step.CONFIRM, None, clock), "confirm")
     return await _commit_change(session, request, actor, "resolved", note, before)
 
 
@@ -246,7 +242,7 @@ async def escalate(
     working = (State.SUBMITTED, State.SIGNED, State.IN_PROGRESS, State.REOPENED)
     await _must_work(session, request, actor, clock, working)
     before = State(request.state)
-    _climb(request, State.ESCALATED, clock)
+    await _climb(session, request, State.ESCALATED, clock)
     return await _commit_change(session, request, actor, "escalated", reason, before)
 
 
@@ -258,7 +254,8 @@ async def not_ours(
     if Level(request.level) is not Level.HEAD:
         raise Problem("request.not_allowed")
     before = State(request.state)
-    _route(request, Level.BRANCH, State.RETURNED, None, "", clock.due(DECIDE_DAYS), "decide")
+    due = await _deadline(session, request, Step.DECIDE, Level.BRANCH, clock)
+    _route(request, Level.BRANCH, State.RETURNED, None, "", due, "decide")
     return await _commit_change(session, request, actor, "returned", reason, before)
 
 
@@ -279,7 +276,10 @@ async def assign(
     """Take it at this level: assign it to a force, back to a head, or keep it, with a deadline."""
     await _must_decide(session, request, actor, clock)
     before = State(request.state)
-    due = clock.due(days if days is not None else RESOLVE_DAYS[RequestKind(request.kind)])
+    if days is not None:
+        due = clock.due(days)
+    else:
+        due = await _deadline(session, request, Step.RESOLVE, None, clock)
     # A force or a head signs for it first; the deadline given is for resolving it.
     if force is not None:
         _route(request, Level(request.level), State.SUBMITTED, None, force.value, due, "resolve")
@@ -299,7 +299,7 @@ async def send_up(
     if Level(request.level) is Level.STREET:
         raise Problem("request.top_level")
     before = State(request.state)
-    _climb(request, State.ESCALATED, clock)
+    await _climb(session, request, State.ESCALATED, clock)
     return await _commit_change(session, request, actor, "sent_up", reason, before)
 
 
@@ -314,10 +314,12 @@ async def send_down(
         head = await head_for_request(session, request, clock.today)
         if head is None:
             raise Problem("request.no_head")
-        _route(request, Level.HEAD, State.SUBMITTED, head, "", clock.due(SIGN_DAYS), "sign")
+        due = await _deadline(session, request, Step.SIGN, Level.HEAD, clock)
+        _route(request, Level.HEAD, State.SUBMITTED, head, "", due, "sign")
     else:
         below = LADDER[LADDER.index(level) - 1]
-        _route(request, below, State.ESCALATED, None, "", clock.due(DECIDE_DAYS), "decide")
+        due = await _deadline(session, request, Step.DECIDE, below, clock)
+        _route(request, below, State.ESCALATED, None, "", due, "decide")
     return await _commit_change(session, request, actor, "sent_down", instruction, before)
 
 
@@ -340,9 +342,9 @@ async def rate(
     if request.reopen_count == 0:
         request.reopen_count = 1
         request.state = State.REOPENED.value
-        _due(request, clock.due(RESOLVE_DAYS[RequestKind(request.kind)]), "resolve")
+        _due(request, await _deadline(session, request, Step.RESOLVE, None, clock), "resolve")
         return await _commit_change(session, request, actor, "reopened", rating.value, before)
-    _climb(request, State.ESCALATED, clock)
+    await _climb(session, request, State.ESCALATED, clock)
     return await _commit_change(session, request, actor, "escalated", rating.value, before)
 
 
@@ -373,7 +375,7 @@ async def breach(session: AsyncSession, request: Request, clock: Clock) -> Chang
         # Nowhere higher to go: it stays overdue on the street's queue.
         _due(request, None, "")
         return await _commit_change(session, request, None, "overdue", "", before)
-    _climb(request, State.ESCALATED, clock)
+    await _climb(session, request, State.ESCALATED, clock)
     return await _commit_change(session, request, None, "breached", before.value, before)
 
 
@@ -402,10 +404,19 @@ def _due(request: Request, deadline: datetime | None, step: str) -> None:
     request.reminded_at = None
 
 
-def _climb(request: Request, state: State, clock: Clock) -> None:
+async def _climb(session: AsyncSession, request: Request, state: State, clock: Clock) -> None:
     level = Level(request.level)
     above = LADDER[min(LADDER.index(level) + 1, len(LADDER) - 1)]
-    _route(request, above, state, None, "", clock.due(DECIDE_DAYS), "decide")
+    due = await _deadline(session, request, Step.DECIDE, above, clock)
+    _route(request, above, state, None, "", due, "decide")
+
+
+async def _deadline(
+    session: AsyncSession, request: Request, step: Step, level: Level | None, clock: Clock
+) -> datetime:
+    """The end of the working day the estate's rules allow for a step at a level."""
+    at = (level or Level(request.level)).value
+    return clock.due(await workdays_for(session, request.estate_id, step, request.kind, at))
 
 
 async def _must_work(

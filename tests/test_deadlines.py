@@ -11,7 +11,7 @@ from sqlalchemy import select
 from handlers.request_cards import Desk
 from models.outbox import OutboxMessage
 from models.request import Level, Request, RequestKind, State
-from models.request_flow import Clock, file_request
+from models.request_flow import Clock, escalate, file_request, sign
 from models.store import Store
 from models.workdays import WorkCalendar
 from scheduler.deadlines import check_deadlines
@@ -85,3 +85,31 @@ async def test_calendar_import_makes_deadlines_follow_the_official_schedule(
     assert bad.exit_code == 2 and "第 1 行" in bad.output and "Traceback" not in bad.output
     missing = cli("calendar", "import", str(tmp_path / "nowhere.txt"))
     assert missing.exit_code != 0 and "Traceback" not in missing.output
+
+
+async def test_an_estate_sets_its_own_limits_by_step_kind_and_level(store: Store, cli: Cli) -> None:
+    async with store.write() as session:
+        world = await build_world(session, date(2026, 9, 14))
+    set_ = ("deadlines", "set", "--estate", "芙蓉花园")
+    assert cli(*set_, "--step", "resolve", "--kind", "service", "--days", "2").exit_code == 0
+    assert cli(*set_, "--step", "decide", "--level", "branch", "--days", "3").exit_code == 0
+    bad = cli(*set_, "--step", "resolve", "--days", "0")
+    assert bad.exit_code == 2 and "1 到 60" in bad.output
+    unknown = cli(*set_, "--step", "sleep", "--days", "2")
+    assert unknown.exit_code == 2 and "sign, resolve" in unknown.output
+    listed = cli("deadlines", "list", "--estate", "芙蓉花园")
+    assert "resolve service * 2" in listed.output and "decide * branch 3" in listed.output
+
+    monday = at(date(2026, 9, 14), 10)
+    async with store.write() as session:
+        household = await session.merge(world.households[R1])
+        change = await file_request(session, household, R1, RequestKind.SERVICE, "门禁坏了", monday)
+        request = change.request
+        change = await sign(session, request, HEAD1, monday)
+        assert change.request.deadline_at == datetime(2026, 9, 16, 18, 0, tzinfo=ZONE)
+        change = await escalate(session, request, HEAD1, "需要物业", monday)
+        assert change.request.deadline_at == datetime(2026, 9, 17, 18, 0, tzinfo=ZONE)
+        # An opinion keeps the default of five working days: the fifth is Sunday the 20th (调休).
+        change = await file_request(session, household, R1, RequestKind.OPINION, "建议", monday)
+        change = await sign(session, change.request, HEAD1, monday)
+        assert change.request.deadline_at == datetime(2026, 9, 20, 18, 0, tzinfo=ZONE)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli import calendar, cards, chat, db, roles, roster
+from bot.cli import calendar, cards, chat, db, deadlines, roles, roster
 from bot.cli.common import language
 from bot.i18n import t
 
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(roles.app, name="roles")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(deadlines.app, name="deadlines")
 roster.register(app)
 cards.register(app)
 chat.register(app)
