@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.person import Resident
+from models.registry import Building, Community, Estate, Household
 from models.request import Request, RequestKind, State
+from models.scope import Scope, ScopeKind
 
 SETTLED = (State.RESOLVED.value, State.CONFIRMED.value)
 
@@ -17,6 +20,7 @@ class Counters:
     opinions_collected: int
     disputes_mediated: int
     services_resolved: int
+    households_linked: int = 0
 
 
 async def counters(session: AsyncSession, estate_ids: list[int] | None = None) -> Counters:
@@ -30,4 +34,32 @@ async def counters(session: AsyncSession, estate_ids: list[int] | None = None) -
         return sum(n for (k, s), n in tally.items() if k == kind.value and s in SETTLED)
 
     opinions = sum(n for (k, s), n in tally.items() if k == RequestKind.OPINION.value)
-    return Counters(opinions, settled(RequestKind.DISPUTE), settled(RequestKind.SERVICE))
+    linked = (
+        select(func.count(func.distinct(Resident.household_id)))
+        .join(Household, Household.id == Resident.household_id)
+        .join(Building, Building.id == Household.building_id)
+        .where(Resident.unbound_at.is_(None))
+    )
+    if estate_ids is not None:
+        linked = linked.where(Building.estate_id.in_(estate_ids))
+    households = int(await session.scalar(linked) or 0)
+    return Counters(
+        opinions, settled(RequestKind.DISPUTE), settled(RequestKind.SERVICE), households
+    )
+
+
+async def estates_in(session: AsyncSession, scope: Scope) -> list[int] | None:
+    """The estates a scope covers; None for the whole district."""
+    if scope.kind is ScopeKind.ESTATE:
+        return [scope.id]
+    if scope.kind is ScopeKind.COMMUNITY:
+        return list(await session.scalars(select(Estate.id).where(Estate.community_id == scope.id)))
+    if scope.kind is ScopeKind.STREET:
+        return list(
+            await session.scalars(
+                select(Estate.id)
+                .join(Community, Community.id == Estate.community_id)
+                .where(Community.street_id == scope.id)
+            )
+        )
+    return None

@@ -34,6 +34,7 @@ from models.request_flow import (
 from models.role import Force
 from models.store import Store
 from models.workdays import WorkCalendar, parse_schedule
+from tests.conftest import Cli
 from tests.request_world import (
     COMMUNITY_STAFF,
     HEAD1,
@@ -340,3 +341,29 @@ async def test_a_failed_mediation_climbs_and_a_holiday_monday_moves_the_day(stor
         mediation = await mediation_of(session, request_id)
         assert mediation is not None and mediation.outcome == "failed"
         assert mediation.follow_up_at is None
+
+
+async def test_the_reported_figures_match_what_was_filed(store: Store, cli: Cli) -> None:
+    world = await _world(store)
+    clock = at(date(2026, 9, 14))
+    # Three opinions (one withdrawn still counts as collected), two services of which one is
+    # resolved, one dispute mediated to an agreement and one still open.
+    opinions = [await _file(store, world, u, RequestKind.OPINION, clock) for u in (R1, R2, R3)]
+    await _act(store, opinions[2], withdraw, R3, clock)
+    services = [await _file(store, world, u, RequestKind.SERVICE, clock) for u in (R1, R2)]
+    await _act(store, services[0], sign, HEAD1, clock)
+    await _act(store, services[0], resolve, HEAD1, "修好了", clock)
+    disputes = [await _file(store, world, u, RequestKind.DISPUTE, clock) for u in (R1, R3)]
+    await _act(store, disputes[0], sign, HEAD1, clock)
+    await _act(store, disputes[0], agree, HEAD1, "达成协议", clock)
+
+    async with store.read() as session:
+        found = await counters(session)
+    assert (found.opinions_collected, found.disputes_mediated, found.services_resolved) == (3, 1, 1)
+    assert found.households_linked == 3  # R1 and R1B share a household
+    result = cli("report", "--scope", "estate:芙蓉花园")
+    assert result.exit_code == 0, result.output
+    for line in ("收集社情民意 3 条", "调解矛盾纠纷 1 起", "办结服务事项 1 件", "联系住户 3 户"):
+        assert line in result.output
+    other = cli("report", "--scope", "street:月塘街道")
+    assert "收集社情民意 3 条" in other.output

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli import calendar, cards, chat, db, deadlines, roles, roster
+from bot.cli import calendar, cards, chat, db, deadlines, report, roles, roster
 from bot.cli.common import language
 from bot.i18n import t
 
@@ -24,6 +24,7 @@ app.add_typer(deadlines.app, name="deadlines")
 roster.register(app)
 cards.register(app)
 chat.register(app)
+report.register(app)
 
 
 def main() -> None:
