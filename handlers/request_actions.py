@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import deliberations
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer
-from handlers.request_cards import assignment_card, notices
+from handlers.request_cards import assignment_card, deadline_card, notices
 from handlers.requests import clock_for, desk_for
 from handlers.speech import Voice
 from models import conversation
@@ -75,6 +75,9 @@ async def pressed(
             if event.user_id not in await deciders(session, request, clock.today):
                 raise Problem("request.not_allowed")
             return [assignment_card(session, request, event.user_id, say)]
+        if action == "req.assign" and "days" not in data:
+            # Who is chosen; now the deadline.
+            return [deadline_card(session, request, event.user_id, say, data)]
         change = await _act(session, request, event.user_id, action, data, clock)
     except Problem as problem:
         return [answer(event, say(problem.key, **problem.params))]
@@ -140,14 +143,16 @@ async def _act(
     if action == "req.rate":
         return await rate(session, request, actor, Rating(data.get("rating", "")), clock)
     if action == "req.assign":
+        days = data.get("days")  # None: the estate's usual limit for the kind
         if "force" in data:
-            return await assign(session, request, actor, clock, force=Force(data["force"]))
+            force = Force(data["force"])
+            return await assign(session, request, actor, clock, force=force, days=days)
         if data.get("to") == "head":
             head = await head_for_request(session, request, clock.today)
             if head is None:
                 raise Problem("request.no_head")
-            return await assign(session, request, actor, clock, head=head)
-        return await assign(session, request, actor, clock)
+            return await assign(session, request, actor, clock, head=head, days=days)
+        return await assign(session, request, actor, clock, days=days)
     raise Problem("chat.button_invalid")
 
 

@@ -183,6 +183,28 @@ def assignment_card(session: AsyncSession, request: Request, user: int, say: Voi
     return Reply(user, say("req.assign_ask", reference=request.reference), rows)
 
 
+# Working days a decider may give with an assignment; None keeps the estate's usual limit.
+DEADLINE_CHOICES = (1, 3, 5, 10, None)
+
+
+def deadline_card(
+    session: AsyncSession, request: Request, user: int, say: Voice, chosen: dict[str, object]
+) -> Reply:
+    """By when the assignee must resolve it."""
+    choices: list[tuple[str, dict[str, object]]] = [
+        ("req.assign", {**chosen, "days": days}) for days in DEADLINE_CHOICES
+    ]
+    tokens = button.issue(session, user, user, choices)
+    labels = [
+        say("req.button_days", days=days) if days else say("req.button_days_usual")
+        for days in DEADLINE_CHOICES
+    ]
+    buttons = [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
+    return Reply(
+        user, say("req.deadline_ask", reference=request.reference), [buttons[:3], buttons[3:]]
+    )
+
+
 async def describe(
     session: AsyncSession, request: Request, say: Voice, desk: Desk, key: str, reason: str
 ) -> str:

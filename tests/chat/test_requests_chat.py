@@ -108,7 +108,9 @@ async def test_filed_escalated_approved_assigned_resolved_and_rated(bot: Harness
     [choose] = await bot.press(SECRETARY, decide, 0)
     forces = [b["text"] for b in choose.buttons()]
     assert forces[1] == "物业公司" and forces[-2:] == ["交回邻长", "本人办理"]
-    await bot.press(SECRETARY, choose, 1)
+    [by_when] = await bot.press(SECRETARY, choose, 1)
+    assert [b["text"] for b in by_when.buttons()][:2] == ["1 个工作日", "3 个工作日"]
+    await bot.press(SECRETARY, by_when, 1)
     work_a = await _next(bot, PROPERTY_A, 0)
     await _next(bot, PROPERTY_B, 0)  # every member of the force gets the card
     await bot.press(PROPERTY_A, work_a, 0, count=0)
@@ -127,6 +129,13 @@ async def test_filed_escalated_approved_assigned_resolved_and_rated(bot: Harness
     await bot.settle()
     request = await _request(bot)
     assert request.state == State.CONFIRMED and request.rating == "satisfied"
+    async with bot.store.read() as session:
+        assigned = await session.scalar(
+            select(AuditEntry.after).where(AuditEntry.action == "request.assigned:property")
+        )
+    zone = ZoneInfo("Asia/Shanghai")
+    due = WorkCalendar().due(datetime.now(zone), 3, zone)
+    assert assigned is not None and assigned["deadline_at"] == due.isoformat()
     async with bot.store.read() as session:
         actions = list(
             await session.scalars(
