@@ -1,0 +1,32 @@
+"""The demo plays its whole walk-through on each runtime, and the database shows it happened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.cli.chat import EXAMPLE_ROSTER
+from bot.demo import run_demo
+from models.request import Request, State
+from models.store import Store
+
+
+@pytest.mark.parametrize("runtime", ["ptb", "aiogram"])
+async def test_demo_walks_through_registration_binding_and_a_request(
+    runtime: str, tmp_path: Path
+) -> None:
+    lines: list[str] = []
+    database = tmp_path / "demo.db"
+    await run_demo(database, EXAMPLE_ROSTER, runtime, "zh_CN", lines.append)
+    transcript = "\n".join(lines)
+    for expected in ("登记成功", "绑定", "欢迎 赵敏", "已受理", "待小区党支部决定", "谢谢您的评价"):
+        assert expected in transcript, expected
+    assert all("Traceback" not in line for line in lines)
+    store = Store(f"sqlite+aiosqlite:///{database}")
+    async with store.read() as session:
+        request = await session.scalar(select(Request))
+    await store.dispose()
+    assert request is not None and request.state == State.CONFIRMED
+    assert request.rating == "satisfied" and request.force == "property"
