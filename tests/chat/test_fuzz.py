@@ -19,6 +19,7 @@ from handlers.router import handle
 from models.conversation import Conversation
 from models.migrate import upgrade
 from models.person import Person, Resident
+from models.request import Request
 from models.store import Store
 from tests.chat.harness import seed
 
@@ -32,7 +33,9 @@ class NoAdmins:
 
 CTX = Context("LinzhangTestBot", "zh_CN", NoAdmins(), ZoneInfo("Asia/Shanghai"))
 
-commands = st.sampled_from(["start", "me", "help", "lang", "cancel", "bind", "request", "x"])
+commands = st.sampled_from(
+    ["start", "me", "help", "lang", "cancel", "bind", "request", "my", "tasks", "queue", "x"]
+)
 events = st.one_of(
     st.builds(lambda c, a: {"command": c, "args": a}, commands, st.text(max_size=80)),
     st.builds(lambda t: {"text": t}, st.text(min_size=1, max_size=5000)),
@@ -94,8 +97,8 @@ def test_any_input_gets_a_calm_answer(
                 )
             if reply.text and not english and reply.callback_id is None:
                 assert HAN.search(reply.text), reply.text
-        # No input without a valid card or button may create a person or a resident.
-        assert written[:2] == before[:2]
+        # No input without a valid card or button may create a person, a resident or a request.
+        assert written[:2] == before[:2] and written[3] == before[3]
 
     asyncio.run(run())
 
@@ -103,5 +106,5 @@ def test_any_input_gets_a_calm_answer(
 async def _written(session: AsyncSession) -> list[int]:
     return [
         int(await session.scalar(select(func.count()).select_from(m)) or 0)
-        for m in (Person, Resident, Conversation)
+        for m in (Person, Resident, Conversation, Request)
     ]
