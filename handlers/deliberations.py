@@ -122,6 +122,9 @@ async def decision_written(
     session: AsyncSession, event: Incoming, say: Voice, meeting_id: int, text: str
 ) -> list[Reply]:
     """Ask who carries the decision out; the decision rides on the buttons' server-side data."""
+    meeting = await session.get(Deliberation, meeting_id)
+    if meeting is None or meeting.convened_by != event.user_id or meeting.decided_at:
+        return [answer(event, say("chat.button_invalid"))]
     choices: list[tuple[str, dict[str, object]]] = [
         ("delib.responsible", {"id": meeting_id, "decision": text, "responsible": who})
         for who in RESPONSIBLE

@@ -89,6 +89,13 @@ async def step(
 ) -> list[Reply]:
     """The answer to the current question of the filing flow."""
     data = dict(state.data)
+    if state.step != "kind" and data.get("kind") not in {k.value for k in KINDS}:
+        # State that no step of ours writes: start again rather than guess.
+        await conversation.end(session, event.chat_id, event.user_id)
+        return [answer(event, say("req.start_again"))]
+    if state.step in ("other", "confirm") and not isinstance(data.get("description"), str):
+        await conversation.end(session, event.chat_id, event.user_id)
+        return [answer(event, say("req.start_again"))]
     if state.step == "other" and event.text:
         return await _other_party(session, event, say, data)
     if state.step != "describe":

@@ -120,7 +120,8 @@ async def _text(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
     if state is not None and state.flow == deliberations.DECISION_FLOW and event.text:
         await conversation.end(session, event.chat_id, event.user_id)
         text = event.text.strip()[: request_actions.LONGEST_NOTE]
-        return await deliberations.decision_written(session, event, say, state.data["id"], text)
+        meeting = state.data.get("id", 0)
+        return await deliberations.decision_written(session, event, say, meeting, text)
     if event.in_group:
         return []  # neighbours talk among themselves; the bot stays out of it
     if event.text is not None and len(event.text) > LONGEST_INPUT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +23,7 @@ from models.person import Person, Resident
 from models.request import Request
 from models.store import Store
 from tests.chat.harness import seed
+from tests.request_world import HEAD1, R1, SECRETARY, build_world
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -108,3 +110,67 @@ async def _written(session: AsyncSession) -> list[int]:
         int(await session.scalar(select(func.count()).select_from(m)) or 0)
         for m in (Person, Resident, Conversation, Request)
     ]
+
+
+@pytest.fixture(scope="module")
+def request_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("fuzz_requests") / "fuzz.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def prepare() -> None:
+        store = Store(url)
+        await upgrade(store)
+        async with store.write() as session:
+            await build_world(session, date(2026, 11, 24))
+        await store.dispose()
+
+    asyncio.run(prepare())
+    return url
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    flow=st.sampled_from(["request", "request_note", "deliberation", "nonsense"]),
+    step=st.sampled_from(["kind", "describe", "other", "confirm", "progress", "agree", "x"]),
+    data=st.dictionaries(st.sampled_from(["kind", "id", "description"]), st.integers(-5, 5)),
+    text=st.text(min_size=1, max_size=1200),
+    user=st.sampled_from([R1, HEAD1, SECRETARY]),
+)
+def test_any_answer_inside_a_request_conversation_is_safe(
+    request_database: str, flow: str, step: str, data: dict[str, int], text: str, user: int
+) -> None:
+    """Whatever state a conversation is in and whatever is typed: no crash, no request filed."""
+
+    async def run() -> None:
+        store = Store(request_database)
+        incoming = Incoming(
+            update_id=1,
+            chat_id=user,
+            chat_kind=ChatKind.PRIVATE,
+            user_id=user,
+            display_name="Fuzz",
+            language_code="zh-hans",
+            text=text,
+        )
+        async with store.write() as session:
+            session.add(
+                Conversation(
+                    chat_id=user,
+                    user_id=user,
+                    flow=flow,
+                    step=step,
+                    data=data,
+                    expires_at=datetime.now(UTC) + timedelta(hours=1),
+                )
+            )
+            await session.flush()
+            replies = await handle(session, incoming, CTX)
+            requests = await session.scalar(select(func.count()).select_from(Request))
+            await session.rollback()
+        await store.dispose()
+        assert requests == 0
+        assert all(r.callback_id is not None or r.text.strip() for r in replies)
+
+    asyncio.run(run())
