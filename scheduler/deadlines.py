@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,26 +27,53 @@ BATCH = 200
 
 
 async def check_deadlines(store: Store, desk: Desk, clock: Clock | None = None) -> int:
-    """Remind and escalate what is due; return how many requests were acted on."""
+    """Remind, escalate and follow up everything due; return how many requests were acted on.
+
+    Work goes in batches, one short transaction each, so a backlog (every deadline of the
+    district falls at six in the evening) never holds the database long. A request acted on
+    is not picked again in the same run: a breach moves its deadline past `now`, a reminder
+    marks it reminded.
+    """
+    if clock is None:
+        async with store.read() as session:
+            clock = Clock(await WorkCalendar.load(session), desk.zone)
     acted = 0
-    async with store.write() as session:
-        clock = clock or Clock(await WorkCalendar.load(session), desk.zone)
-        for request in await _due(session, clock.now, store.sqlite):
-            change = await breach(session, request, clock)
-            if change is not None:
-                await enqueue(session, await notices(session, change, desk, clock.today), None)
-                acted += 1
-        soon = await _due(session, clock.now + REMIND_BEFORE, store.sqlite)
-        for request in soon:
-            # A resolved request waits on the resident, who is asked once, not chased.
-            if request.reminded_at is None and request.deadline_step != "confirm":
-                request.reminded_at = clock.now
-                await enqueue(session, await _reminders(session, request, desk, clock), None)
-                acted += 1
-        acted += await _follow_ups(session, desk, clock)
+    while True:
+        async with store.write() as session:
+            done, more = await _round(session, desk, clock, store.sqlite)
+        acted += done
+        if not more:
+            break
     if acted:
         log.info("deadlines: %s requests reminded, escalated or followed up", acted)
     return acted
+
+
+async def _round(session: AsyncSession, desk: Desk, clock: Clock, sqlite: bool) -> tuple[int, bool]:
+    """One batch of each kind of work; return how many were done and whether more may wait."""
+    acted = 0
+    overdue = await _due(session, Request.deadline_at <= clock.now, sqlite)
+    for request in overdue:
+        change = await breach(session, request, clock)
+        if change is not None:
+            await enqueue(session, await notices(session, change, desk, clock.today), None)
+            acted += 1
+    # A resolved request waits on the resident, who is asked once, not chased.
+    soon = await _due(
+        session,
+        (Request.deadline_at > clock.now)
+        & (Request.deadline_at <= clock.now + REMIND_BEFORE)
+        & Request.reminded_at.is_(None)
+        & (Request.deadline_step != "confirm"),
+        sqlite,
+    )
+    for request in soon:
+        request.reminded_at = clock.now
+        await enqueue(session, await _reminders(session, request, desk, clock), None)
+        acted += 1
+    followed = await _follow_ups(session, desk, clock)
+    full = BATCH in (len(overdue), len(soon), followed)
+    return acted + followed, full
 
 
 async def _follow_ups(session: AsyncSession, desk: Desk, clock: Clock) -> int:
@@ -63,10 +91,10 @@ async def _follow_ups(session: AsyncSession, desk: Desk, clock: Clock) -> int:
     return count
 
 
-async def _due(session: AsyncSession, by: datetime, sqlite: bool) -> list[Request]:
+async def _due(session: AsyncSession, condition: Any, sqlite: bool) -> list[Request]:
     query = (
         select(Request)
-        .where(Request.deadline_at <= by, Request.state.not_in([s.value for s in CLOSED]))
+        .where(condition, Request.state.not_in([s.value for s in CLOSED]))
         .order_by(Request.deadline_at)
         .limit(BATCH)
     )

@@ -14,7 +14,7 @@ from models.request import Level, Request, RequestKind, State
 from models.request_flow import Clock, escalate, file_request, sign
 from models.store import Store
 from models.workdays import WorkCalendar
-from scheduler.deadlines import check_deadlines
+from scheduler.deadlines import BATCH, check_deadlines
 from tests.conftest import Cli
 from tests.request_world import HEAD1, R1, SECRETARY, build_world
 
@@ -113,3 +113,17 @@ async def test_an_estate_sets_its_own_limits_by_step_kind_and_level(store: Store
         change = await file_request(session, household, R1, RequestKind.OPINION, "建议", monday)
         change = await sign(session, change.request, HEAD1, monday)
         assert change.request.deadline_at == datetime(2026, 9, 20, 18, 0, tzinfo=ZONE)
+
+
+async def test_a_backlog_larger_than_a_batch_is_cleared_in_one_run(store: Store) -> None:
+    async with store.write() as session:
+        world = await build_world(session, date(2026, 9, 14))
+        household = world.households[R1]
+        for n in range(BATCH * 2 + 50):
+            await file_request(
+                session, household, R1, RequestKind.SERVICE, f"事项{n}", at(date(2026, 9, 14), 9)
+            )
+    assert await check_deadlines(store, DESK, at(date(2026, 9, 16), 9)) == BATCH * 2 + 50
+    async with store.read() as session:
+        levels = set(await session.scalars(select(Request.level)))
+    assert levels == {Level.BRANCH}  # each climbed one level, not further
