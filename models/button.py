@@ -90,6 +90,8 @@ async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) 
         update(ButtonToken)
         .where(ButtonToken.group == found.group, ButtonToken.used_at.is_(None))
         .values(used_at=utcnow())
+        # Not searching the session's loaded tokens: the guard above is what counts.
+        .execution_options(synchronize_session=False)
     )
     if not getattr(result, "rowcount", 0):
         return None

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import Base, UTCDateTime, utcnow
 from models.registry import Estate, estate_prefix
@@ -154,5 +155,11 @@ async def claim(session: AsyncSession, request: Request) -> bool:
         update(Request)
         .where(Request.id == request.id, Request.version == request.version)
         .values(version=Request.version + 1)
+        # The session is not searched for the row (that costs a scan of every loaded request);
+        # the one object is brought up to date below.
+        .execution_options(synchronize_session=False)
     )
-    return bool(getattr(moved, "rowcount", 0))
+    if not getattr(moved, "rowcount", 0):
+        return False
+    set_committed_value(request, "version", request.version + 1)
+    return True
