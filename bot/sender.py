@@ -112,9 +112,14 @@ class Sender:
 
     async def send_some(self, batch: int = 200) -> float:
         """Send what may be sent now; return how long to wait before looking again."""
-        await self.apply_journal()
-        async with self.store.read() as session:
-            due = await next_per_chat(session, batch, utcnow())
+        due = await self._due(batch)
+        # Marks wait in the journal until they matter: a chat whose oldest message is sent but
+        # not yet marked shows that message again, and would hold back the rest of the chat.
+        if self.journal is not None and self.journal.pending:
+            sent = {outcome.outbox_id for outcome in self.journal.pending}
+            if not due or len(sent) >= batch or any(m.id in sent for m in due):
+                await self.apply_journal()
+                due = await self._due(batch)
         if not due:
             return 1.0
         now = time.monotonic()
@@ -130,6 +135,10 @@ class Sender:
                 await asyncio.sleep(delay)
             await self._deliver(message)
         return 0.0
+
+    async def _due(self, batch: int) -> list[OutboxMessage]:
+        async with self.store.read() as session:
+            return await next_per_chat(session, batch, utcnow())
 
     async def _deliver(self, message: OutboxMessage) -> None:
         try:
