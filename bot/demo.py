@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.i18n import t
@@ -16,7 +16,9 @@ from bot.runtime import Runtime, make_transport
 from bot.sandbox.server import BotApiServer, Sent
 from models.building_chat import new_bind_code
 from models.contact_card import cards_for
+from models.inbox import InboxUpdate
 from models.migrate import upgrade
+from models.outbox import OutboxMessage
 from models.registry import Building, Estate, Household
 from models.role import Force, Grant, Role, grant_role
 from models.roster import apply_import, plan_import
@@ -37,9 +39,15 @@ class Transcript:
     """Print the conversation, one line per message, saying who said it and where."""
 
     def __init__(
-        self, server: BotApiServer, names: dict[int, str], language: str, out: Callable[[str], None]
+        self,
+        server: BotApiServer,
+        store: Store,
+        names: dict[int, str],
+        language: str,
+        out: Callable[[str], None],
     ) -> None:
         self.server = server
+        self.store = store
         self.names = names
         self.language = language
         self.out = out
@@ -64,15 +72,28 @@ class Transcript:
             self.out(f"{self.where(sent.chat_id)} {t('demo.bot', self.language)}：{text}{buttons}")
         return new
 
-    async def bot_answers(self, quiet: float = 0.4, timeout: float = 10.0) -> list[Sent]:
-        """Print whatever the bot sends until it has been quiet for a moment."""
+    async def bot_answers(self, timeout: float = 20.0) -> list[Sent]:
+        """Print everything the bot says in answer: until every update is handled and sent."""
         async with asyncio.timeout(timeout):
             await self.server.wait_total(self.shown + 1, timeout)
-            seen = -1
-            while seen != len(self.server.sent):
-                seen = len(self.server.sent)
-                await asyncio.sleep(quiet)
-        return await self.bot_says(seen - self.shown)
+            while not await self._settled():  # noqa: ASYNC110 - the database has no event
+                await asyncio.sleep(0.05)
+        return await self.bot_says(len(self.server.sent) - self.shown)
+
+    async def _settled(self) -> bool:
+        async with self.store.read() as session:
+            inbox = await session.scalar(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(InboxUpdate.handled_at.is_(None))
+            )
+            outbox = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+            )
+        # The last sends may still sit in the sender's journal: what the server saw counts.
+        return not inbox and not outbox and not self.server._updates
 
     async def press(self, user: int, message: Sent, index: int) -> list[Sent]:
         self.out(
@@ -165,7 +186,7 @@ async def run_demo(
     )
     runtime = Runtime(store, make_transport(runtime_name, TOKEN, url), settings)
     task = asyncio.create_task(runtime.run())
-    show = Transcript(server, names, language, out)
+    show = Transcript(server, store, names, language, out)
     try:
         out(t("demo.header", language, runtime=runtime_name, url=url))
         show.person(RESIDENT, RESIDENT, f"/start {payload}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from bot.transport import ALLOWED_UPDATES, Transport
 from bot.worker import Worker
 from handlers.context import Context
 from handlers.request_cards import Desk
+from models.leader import Leader
 from models.store import Store
 from scheduler.jobs import start_jobs
 
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 
 # Roles change from the command line or by election; menus follow within this time.
 MENU_REFRESH_SECONDS = 600
+# How often a process that does not lead a job looks whether the leader has gone.
+LEADER_RETRY_SECONDS = 5
+# How long a stopping bot lets the message in flight finish.
+STOP_GRACE_SECONDS = 10
 
 
 def make_transport(runtime: str, token: str, api_url: str) -> Transport:
@@ -63,39 +69,75 @@ class Runtime:
             group_per_minute=self.settings.send_group_per_minute,
             chat_per_second=self.settings.send_chat_per_second,
         )
-        journal = self._journal()
-        sender = Sender(self.store, self.transport, limits, journal, self.settings.language)
+        sender = Sender(self.store, self.transport, limits, None, self.settings.language)
         worker = Worker(self.store, self.transport, ctx, sender.wake)
         await publish_commands(self.transport)
-        jobs = start_jobs(self.store, Desk(self.settings.zone, self.settings.language))
+        # Any number of processes handle updates; one at a time polls, sends and schedules.
         tasks = [
             asyncio.create_task(worker.run(self.stop), name="worker"),
-            asyncio.create_task(sender.run(self.stop), name="sender"),
-            asyncio.create_task(self._menus(), name="menus"),
+            asyncio.create_task(self._led("sender", lambda: self._send(sender)), name="sender"),
+            asyncio.create_task(self._led("jobs", self._schedule), name="jobs"),
+            asyncio.create_task(self._led("menus", self._menus), name="menus"),
         ]
         site_runner: web.AppRunner | None = None
         if webhook:
             site_runner = await self._start_webhook(worker.arrived.set)
         else:
             await self.transport.call("deleteWebhook", {})
-            tasks.append(
-                asyncio.create_task(
-                    poll(self.store, self.transport, worker.arrived.set, self.stop), name="poll"
-                )
-            )
+            polling = partial(poll, self.store, self.transport, worker.arrived.set, self.stop)
+            tasks.append(asyncio.create_task(self._led("poll", polling), name="poll"))
         try:
             await self.stop.wait()
         finally:
+            # The sender finishes the send in flight (and records it) rather than be cut off
+            # mid-call, which could send that message again after a clean stop.
+            sender.wake.set()
+            sending = tasks[1]
             for task in tasks:
-                task.cancel()
-            jobs.shutdown(wait=False)
+                if task is not sending:
+                    task.cancel()
+            try:
+                async with asyncio.timeout(STOP_GRACE_SECONDS):
+                    await asyncio.shield(sending)
+            except Exception:
+                sending.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await sender.apply_journal()
             if site_runner is not None:
                 await site_runner.cleanup()
             await self.transport.stop()
-            if journal is not None:
-                journal.close()
+
+    async def _led(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run a singular job while this process leads it; else wait for the leader to go."""
+        leader = Leader(self.store, name)
+        try:
+            while not self.stop.is_set():
+                if await leader.try_acquire():
+                    await job()
+                    return
+                try:
+                    async with asyncio.timeout(LEADER_RETRY_SECONDS):
+                        await self.stop.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            await leader.release()
+
+    async def _send(self, sender: Sender) -> None:
+        # The journal belongs to whoever sends: opened on taking the lead, emptied on leaving.
+        sender.journal = self._journal()
+        try:
+            await sender.run(self.stop)
+        finally:
+            await asyncio.shield(sender.apply_journal())
+            if sender.journal is not None:
+                sender.journal.close()
+
+    async def _schedule(self) -> None:
+        jobs = start_jobs(self.store, Desk(self.settings.zone, self.settings.language))
+        try:
+            await self.stop.wait()
+        finally:
+            jobs.shutdown(wait=False)
 
     async def _menus(self) -> None:
         """Keep each person's command menu in step with their roles."""

@@ -88,6 +88,7 @@ class Sender:
         self.transport = transport
         self.pacer = Pacer(limits)
         self.wake = asyncio.Event()
+        self._stop = asyncio.Event()
         # Without a journal each outcome is marked in its own transaction.
         self.journal = journal
         # For words to a notice's author who never chose a language.
@@ -95,6 +96,7 @@ class Sender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until told to stop; sleep until woken or a limit frees a chat."""
+        self._stop = stop
         while not stop.is_set():
             self.wake.clear()
             try:
@@ -128,6 +130,8 @@ class Sender:
         if not ready:
             return min(at for at, _ in waiting) - now
         for message in ready:
+            if self._stop.is_set():
+                break  # stopping: the message in flight is done, the rest wait for next time
             # Limits may have filled since the list was made; recheck before each send.
             at = self._ready_at(message, time.monotonic())
             delay = at - time.monotonic()

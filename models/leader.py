@@ -1,0 +1,78 @@
+"""One process of a deployment does each singular job: polling, sending, scheduling.
+
+Several bot processes may serve one database (webhook mode behind a load balancer, or a restart
+that overlaps the old process). Handling updates is safe in any number of them; polling
+(Telegram refuses two getUpdates at once), the outbox sender (order per chat, one send each) and
+the scheduled jobs are not, so each is led by whoever holds its lock: a PostgreSQL advisory
+lock on a connection kept open for it, or an exclusive lock on a file beside a SQLite database.
+A leader that dies releases the lock with its connection or its process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.store import Store
+
+
+class Leader:
+    def __init__(self, store: Store, name: str) -> None:
+        self.store = store
+        self.name = name
+        self._key = zlib.crc32(f"linzhang:{name}".encode())
+        self._connection: AsyncConnection | None = None
+        self._file: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._connection is not None or self._file is not None
+
+    async def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; never wait for it."""
+        if self.held:
+            return True
+        if self.store.sqlite:
+            return self._try_file()
+        connection = await self.store.engine.connect()
+        taken = await connection.scalar(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}
+        )
+        await connection.commit()
+        if taken:
+            self._connection = connection
+            return True
+        await connection.close()
+        return False
+
+    async def release(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            await connection.close()
+        if self._file is not None:
+            descriptor, self._file = self._file, None
+            os.close(descriptor)  # closing drops the flock
+
+    def _try_file(self) -> bool:
+        path = Path(f"{self.store.path or 'memory'}.{self.name}.lock")
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._file = descriptor
+        return True
+
+    async def __aenter__(self) -> Leader:
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        await self.release()
