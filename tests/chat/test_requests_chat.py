@@ -153,6 +153,12 @@ async def test_filed_escalated_approved_assigned_resolved_and_rated(bot: Harness
         "request.resolved",
         "request.confirmed",
     ]
+    # The resident heard of every step, in order.
+    heard = [m.text for m in bot.server.sent_to(R1)][3:]
+    steps = ["已受理", "已签收", "已上报至小区党支部", "已指派", "已签收", "已办结", "已关闭"]
+    assert len(heard) == len(steps) and all(
+        step in text for step, text in zip(steps, heard, strict=True)
+    ), heard
     [mine] = await bot.say(R1, "/my")
     assert reference in mine.text and "已关闭" in mine.text
 
