@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.config import Settings
 from bot.i18n import t
@@ -16,9 +16,9 @@ from bot.runtime import Runtime, make_transport
 from bot.sandbox.server import BotApiServer, Sent
 from models.building_chat import new_bind_code
 from models.contact_card import cards_for
-from models.inbox import InboxUpdate
+from models.inbox import unhandled
 from models.migrate import upgrade
-from models.outbox import OutboxMessage
+from models.outbox import undelivered
 from models.registry import Building, Estate, Household
 from models.role import Force, Grant, Role, grant_role
 from models.roster import apply_import, plan_import
@@ -82,17 +82,7 @@ class Transcript:
 
     async def _settled(self) -> bool:
         async with self.store.read() as session:
-            inbox = await session.scalar(
-                select(func.count())
-                .select_from(InboxUpdate)
-                .where(InboxUpdate.handled_at.is_(None))
-            )
-            outbox = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
-            )
-        # The last sends may still sit in the sender's journal: what the server saw counts.
+            inbox, outbox = await unhandled(session), await undelivered(session)
         return not inbox and not outbox and not self.server._updates
 
     async def press(self, user: int, message: Sent, index: int) -> list[Sent]:

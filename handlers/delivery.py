@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import pick_language
 from handlers.events import Reply
-from handlers.speech import Voice
+from handlers.speech import voice_of
 from models.person import Person
 
 
@@ -24,8 +23,7 @@ async def undelivered(
     session: AsyncSession, author_id: int, recipient_chat_id: int, error: str, default_language: str
 ) -> Reply:
     """A private message to the author naming the recipient and the cause."""
-    author = await session.get(Person, author_id)
-    say = Voice(pick_language(author.language if author else None, None, default_language))
+    say = await voice_of(session, author_id, default_language)
     recipient = await session.get(Person, recipient_chat_id)
     name = (recipient.display_name if recipient else None) or str(recipient_chat_id)
     return Reply(author_id, say(reason_key(error), recipient=name, error=error))

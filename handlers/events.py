@@ -73,6 +73,11 @@ def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None
     return Reply(chat_id=event.chat_id, text=text, buttons=buttons or [], is_group=event.in_group)
 
 
+def toast(event: Incoming, text: str) -> Reply:
+    """Answer a button press with a short notice over the chat (empty: just stop the spinner)."""
+    return Reply(chat_id=event.chat_id, text=text, callback_id=event.callback_id)
+
+
 def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
     """Split `/cmd@bot args` into ("cmd", "args"); None if not a command for this bot."""
     if not text.startswith("/"):

@@ -10,12 +10,19 @@ from handlers.events import Incoming, Reply, answer
 from handlers.speech import Voice
 from models.base import utcnow
 from models.person import Resident
-from models.registry import Community, Estate
 from models.request import CLOSED, DECIDING, WORKING, Level, Request
+from models.request_counts import estates_in
 from models.role import Role, live_assignments
-from models.scope import ScopeKind
+from models.scope import Scope, ScopeKind
 
 SHOWN = 20
+# The level at which each role decides on what climbs to it.
+DECIDES_AT = {
+    Role.SECRETARY: Level.BRANCH,
+    Role.FIRST_SECRETARY: Level.BRANCH,
+    Role.COMMUNITY_STAFF: Level.COMMUNITY,
+    Role.STREET_STAFF: Level.STREET,
+}
 
 
 async def my(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
@@ -53,21 +60,13 @@ async def queue(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
     deciding = []
     estates: list[int] = []
     for a in mine:
-        if a.role in (Role.SECRETARY.value, Role.FIRST_SECRETARY.value):
-            estates.append(a.scope_id)
-            deciding.append((Request.estate_id == a.scope_id) & (Request.level == Level.BRANCH))
-        elif a.role == Role.COMMUNITY_STAFF.value and a.scope_kind == ScopeKind.COMMUNITY:
-            inside = select(Estate.id).where(Estate.community_id == a.scope_id)
-            estates += list(await session.scalars(inside))
-            deciding.append(Request.estate_id.in_(inside) & (Request.level == Level.COMMUNITY))
-        elif a.role == Role.STREET_STAFF.value and a.scope_kind == ScopeKind.STREET:
-            inside = (
-                select(Estate.id)
-                .join(Community, Community.id == Estate.community_id)
-                .where(Community.street_id == a.scope_id)
-            )
-            estates += list(await session.scalars(inside))
-            deciding.append(Request.estate_id.in_(inside) & (Request.level == Level.STREET))
+        level = DECIDES_AT.get(Role(a.role))
+        if level is None:
+            continue
+        where = Scope(ScopeKind(a.scope_kind), a.scope_id, "")
+        theirs = await estates_in(session, where) or []
+        estates += theirs
+        deciding.append(Request.estate_id.in_(theirs) & (Request.level == level))
     if not deciding:
         return [answer(event, say("req.queue_not_yours"))]
     waiting = await session.scalars(

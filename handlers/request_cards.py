@@ -23,6 +23,7 @@ from models.person import Person
 from models.registry import Household
 from models.request import (
     DECIDING,
+    WORKING,
     Level,
     Rating,
     Request,
@@ -30,7 +31,7 @@ from models.request import (
     RequestKind,
     State,
 )
-from models.request_flow import Change, deciders, household_residents, workers
+from models.request_flow import Change, deciders, household_residents, who_handles, workers
 from models.role import Force
 
 # What the resident is told after each step; steps not listed need no word to them.
@@ -64,7 +65,7 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
     assigned = change.action.startswith("assigned")
     key = "req.told_assigned" if assigned else TOLD.get(change.action)
     if key is not None:
-        for user in await _told(session, request):
+        for user in await _listeners(session, request):
             say = await voice_of(session, user, desk.default_language)
             text = say(
                 key,
@@ -87,9 +88,7 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
             )
         )
     if change.action == "withdrawn":
-        for user in await workers(session, request, today) or await deciders(
-            session, request, today
-        ):
+        for user in await who_handles(session, request, today):
             say = await voice_of(session, user, desk.default_language)
             replies.append(Reply(user, say("req.withdrawn_notice", reference=request.reference)))
     if change.action == "signed" and request.kind == RequestKind.DISPUTE.value:
@@ -113,7 +112,7 @@ async def cards(
     if state in DECIDING:
         people = await deciders(session, request, today)
         make = decider_card
-    elif state in (State.SUBMITTED, State.SIGNED, State.IN_PROGRESS, State.REOPENED):
+    elif state in WORKING:
         people = await workers(session, request, today)
         make = worker_card
     else:
@@ -237,7 +236,7 @@ def _rating_buttons(session: AsyncSession, request: Request, user: int, say: Voi
     ]
 
 
-async def _told(session: AsyncSession, request: Request) -> list[int]:
+async def _listeners(session: AsyncSession, request: Request) -> list[int]:
     """The resident who filed it, and the neighbours who followed it."""
     followers = await session.scalars(
         select(RequestFollower.user_id).where(RequestFollower.request_id == request.id)
@@ -250,7 +249,7 @@ async def invitations(session: AsyncSession, request: Request, desk: Desk) -> li
     mediation = await mediation_of(session, request.id)
     if mediation is None:
         return []
-    parties = await _told(session, request)
+    parties = await _listeners(session, request)
     if request.other_household_id is not None:
         parties += await household_residents(session, request.other_household_id)
     mediator = await session.get(Person, mediation.mediator_user_id)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
-from handlers.events import Button, Incoming, Reply, answer
+from handlers.events import Button, Incoming, Reply, answer, toast
 from handlers.request_cards import Desk, notices
 from handlers.speech import Voice
 from models import button, conversation
@@ -232,9 +232,9 @@ async def follow(
     """ "Me too" (跟进): a resident of the same building follows the matter instead of refiling."""
     request = await session.get(Request, data.get("id", 0))
     if request is None or request.personal or request.state in CLOSED:
-        return [_toast(event, say("chat.button_invalid"))]
+        return [toast(event, say("chat.button_invalid"))]
     if await home_of(session, event.user_id, request.building_id) is None:
-        return [_toast(event, say("req.follow_not_resident"))]
+        return [toast(event, say("req.follow_not_resident"))]
     if event.user_id != request.filed_by and not await session.get(
         RequestFollower, (request.id, event.user_id)
     ):
@@ -242,7 +242,7 @@ async def follow(
     if not event.in_group:
         await conversation.end(session, event.chat_id, event.user_id)
         return [answer(event, say("req.following", reference=request.reference))]
-    return [_toast(event, say("req.following", reference=request.reference))]
+    return [toast(event, say("req.following", reference=request.reference))]
 
 
 async def similar_open(session: AsyncSession, building_id: int, text: str) -> Request | None:
@@ -308,7 +308,3 @@ def _pairs(text: str) -> set[str]:
     """Character pairs: for Chinese, a fair stand-in for words without a segmenter."""
     letters = "".join(c for c in text if c.isalnum())
     return {letters[i : i + 2] for i in range(len(letters) - 1)} or {letters}
-
-
-def _toast(event: Incoming, text: str) -> Reply:
-    return Reply(chat_id=event.chat_id, text=text, callback_id=event.callback_id)

@@ -15,7 +15,7 @@ from handlers import (
     requests,
 )
 from handlers.context import Context
-from handlers.events import Incoming, Reply, answer
+from handlers.events import Incoming, Reply, answer, toast
 from handlers.speech import Voice, voice_for
 from models import button, conversation
 
@@ -76,7 +76,7 @@ async def _pressed(session: AsyncSession, event: Incoming, ctx: Context, say: Vo
     token = (event.button or "").removeprefix("t:")
     pressed = await button.redeem(session, token, event.user_id, event.chat_id)
     if pressed is None:
-        return [_toast(event, say("chat.button_invalid"))]
+        return [toast(event, say("chat.button_invalid"))]
     replies: list[Reply]
     match pressed.action:
         case "consent.agree":
@@ -102,10 +102,10 @@ async def _pressed(session: AsyncSession, event: Incoming, ctx: Context, say: Vo
         case action if action.startswith("req."):
             replies = await request_actions.pressed(session, event, ctx, say, action, pressed.data)
         case _:
-            return [_toast(event, say("chat.button_invalid"))]
+            return [toast(event, say("chat.button_invalid"))]
     if any(reply.callback_id is not None for reply in replies):
         return replies
-    return [_toast(event, ""), *replies]
+    return [toast(event, ""), *replies]
 
 
 async def _text(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
@@ -127,7 +127,3 @@ async def _text(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
     if event.text is not None and len(event.text) > LONGEST_INPUT:
         return [answer(event, say("chat.too_long"))]
     return [answer(event, say("chat.unexpected_text"))]
-
-
-def _toast(event: Incoming, text: str) -> Reply:
-    return Reply(chat_id=event.chat_id, text=text, callback_id=event.callback_id)

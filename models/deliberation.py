@@ -15,7 +15,7 @@ from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
 from models.problem import Problem
 from models.request import CLOSED, Request
-from models.request_flow import head_for_request
+from models.request_flow import estate_secretaries, head_for_request
 from models.role import Force, Role, live_assignments
 from models.scope import Scope, ScopeKind
 
@@ -84,7 +84,7 @@ async def parties_of(
     """Who represents each party for this request's estate."""
     estate = Scope(ScopeKind.ESTATE, request.estate_id, "")
     people: list[tuple[int, Party]] = [
-        (user, Party.BRANCH) for user in await _branch(session, request, today)
+        (user, Party.BRANCH) for user in await estate_secretaries(session, request.estate_id, today)
     ]
     members = await live_assignments(session, scope=estate, role=Role.FORCE_MEMBER, on=today)
     for force, party in (
@@ -106,7 +106,7 @@ async def convene(
     session: AsyncSession, request: Request, actor: int, meets_at: datetime, today: date
 ) -> tuple[Deliberation, list[Invitation]]:
     """A secretary calls the four parties to deliberate on a request."""
-    if actor not in await _branch(session, request, today):
+    if actor not in await estate_secretaries(session, request.estate_id, today):
         raise Problem("request.not_allowed")
     if request.state in [s.value for s in CLOSED]:
         raise Problem("request.already", reference=request.reference)
@@ -166,13 +166,3 @@ async def decide(
 async def attendance(session: AsyncSession, meeting_id: int) -> list[Invitation]:
     rows = await session.scalars(select(Invitation).where(Invitation.deliberation_id == meeting_id))
     return list(rows)
-
-
-async def _branch(session: AsyncSession, request: Request, today: date) -> list[int]:
-    """The estate's secretaries, whatever level the request is at now."""
-    estate = Scope(ScopeKind.ESTATE, request.estate_id, "")
-    people = []
-    for role in (Role.SECRETARY, Role.FIRST_SECRETARY):
-        held = await live_assignments(session, scope=estate, role=role, on=today)
-        people += [a.user_id for a in held]
-    return people

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, select, text, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,3 +80,9 @@ async def mark_handled(session: AsyncSession, ids: list[int], error: str | None 
     await session.execute(
         update(InboxUpdate).where(InboxUpdate.id.in_(ids)).values(handled_at=utcnow(), error=error)
     )
+
+
+async def unhandled(session: AsyncSession) -> int:
+    """How many stored updates wait for the worker."""
+    query = select(func.count()).select_from(InboxUpdate).where(InboxUpdate.handled_at.is_(None))
+    return int(await session.scalar(query) or 0)

@@ -83,3 +83,13 @@ def mark_sent(message: OutboxMessage, message_id: int | None) -> None:
 def mark_failed(message: OutboxMessage, error: str) -> None:
     message.failed_at = utcnow()
     message.error = error[:200]
+
+
+async def undelivered(session: AsyncSession) -> int:
+    """How many messages are neither sent nor failed for good (sends still in the journal count)."""
+    query = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+    )
+    return int(await session.scalar(query) or 0)

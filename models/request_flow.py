@@ -126,23 +126,14 @@ async def deciders(session: AsyncSession, request: Request, today: date) -> list
     level = Level(request.level)
     if level is Level.HEAD:
         return []
-    estate = await session.get_one(Estate, request.estate_id)
     if level is Level.BRANCH:
-        scope = Scope(ScopeKind.ESTATE, estate.id, estate.name)
-        roles: tuple[Role, ...] = (Role.SECRETARY, Role.FIRST_SECRETARY)
-    elif level is Level.COMMUNITY:
+        return await estate_secretaries(session, request.estate_id, today)
+    estate = await session.get_one(Estate, request.estate_id)
+    if level is Level.COMMUNITY:
         scope = Scope(ScopeKind.COMMUNITY, estate.community_id, "")
-        roles = (Role.COMMUNITY_STAFF,)
-    else:
-        street = await _street_of(session, estate)
-        scope = Scope(ScopeKind.STREET, street, "")
-        roles = (Role.STREET_STAFF,)
-    people: list[int] = []
-    for role in roles:
-        for a in await live_assignments(session, scope=scope, role=role, on=today):
-            if a.user_id not in people:
-                people.append(a.user_id)
-    return people
+        return await _holders(session, scope, (Role.COMMUNITY_STAFF,), today)
+    street = Scope(ScopeKind.STREET, await _street_of(session, estate), "")
+    return await _holders(session, street, (Role.STREET_STAFF,), today)
 
 
 async def workers(session: AsyncSession, request: Request, today: date) -> list[int]:
@@ -157,6 +148,29 @@ async def workers(session: AsyncSession, request: Request, today: date) -> list[
         )
         return [a.user_id for a in members if a.force == request.force]
     return [request.handler_user_id] if request.handler_user_id is not None else []
+
+
+async def who_handles(session: AsyncSession, request: Request, today: date) -> list[int]:
+    """Those working on it, or while nobody is, those who decide at its level."""
+    return await workers(session, request, today) or await deciders(session, request, today)
+
+
+async def estate_secretaries(session: AsyncSession, estate_id: int, today: date) -> list[int]:
+    """The estate's branch secretary and first secretary."""
+    scope = Scope(ScopeKind.ESTATE, estate_id, "")
+    return await _holders(session, scope, (Role.SECRETARY, Role.FIRST_SECRETARY), today)
+
+
+async def _holders(
+    session: AsyncSession, scope: Scope, roles: tuple[Role, ...], today: date
+) -> list[int]:
+    """Everyone holding one of the roles over a unit today, each once, in order of appointment."""
+    people: list[int] = []
+    for role in roles:
+        for a in await live_assignments(session, scope=scope, role=role, on=today):
+            if a.user_id not in people:
+                people.append(a.user_id)
+    return people
 
 
 async def household_residents(session: AsyncSession, household_id: int) -> list[int]:

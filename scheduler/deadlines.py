@@ -15,7 +15,7 @@ from handlers.request_cards import Desk, follow_up, notices
 from handlers.speech import voice_of
 from models.mediation import Mediation
 from models.request import CLOSED, Request
-from models.request_flow import Clock, breach, deciders, workers
+from models.request_flow import Clock, breach, who_handles
 from models.store import Store
 from models.workdays import WorkCalendar
 
@@ -108,9 +108,7 @@ async def _due(session: AsyncSession, condition: Any, sqlite: bool) -> list[Requ
 async def _reminders(
     session: AsyncSession, request: Request, desk: Desk, clock: Clock
 ) -> list[Reply]:
-    people = await workers(session, request, clock.today) or await deciders(
-        session, request, clock.today
-    )
+    people = await who_handles(session, request, clock.today)
     replies = []
     for user in people:
         say = await voice_of(session, user, desk.default_language)

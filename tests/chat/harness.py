@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.config import Settings
 from bot.runtime import Runtime, make_transport
@@ -18,9 +18,9 @@ from bot.sandbox.server import BotApiServer, Sent
 from bot.sender import SendLimits
 from models.building_chat import new_bind_code
 from models.contact_card import cards_for
-from models.inbox import InboxUpdate
+from models.inbox import unhandled
 from models.migrate import upgrade
-from models.outbox import OutboxMessage
+from models.outbox import undelivered
 from models.registry import Building, Household
 from models.role import Grant, Role, grant_role
 from models.scope import resolve_scope
@@ -65,16 +65,7 @@ class Harness:
         """Wait until every stored update is handled and every outbox message is sent."""
         for _ in range(200):
             async with self.store.read() as session:
-                pending = await session.scalar(
-                    select(func.count())
-                    .select_from(InboxUpdate)
-                    .where(InboxUpdate.handled_at.is_(None))
-                )
-                unsent = await session.scalar(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
-                )
+                pending, unsent = await unhandled(session), await undelivered(session)
             if not pending and not unsent and not self.server._updates:
                 return
             await asyncio.sleep(0.05)
