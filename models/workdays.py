@@ -41,10 +41,12 @@ class CalendarDay(Base):
 class WorkCalendar:
     """Answer "is this a working day" from imported days, the library, or the fallback."""
 
+    # Years already warned about, for the process: a calendar is loaded for every request step.
+    _warned: set[int] = set()  # noqa: RUF012 - shared on purpose
+
     def __init__(self, imported: dict[date, bool] | None = None) -> None:
         self.imported = imported or {}
         self._years = {day.year for day in self.imported}
-        self._warned: set[int] = set()
 
     @classmethod
     async def load(cls, session: AsyncSession) -> WorkCalendar:
