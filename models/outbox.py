@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, and_, func, select, text
@@ -66,23 +66,6 @@ async def next_per_chat(session: AsyncSession, limit: int, now: datetime) -> lis
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
-
-
-def retry_later(message: OutboxMessage, delay: timedelta, error: str) -> None:
-    message.attempts += 1
-    message.not_before = utcnow() + delay
-    message.error = error[:200]
-
-
-def mark_sent(message: OutboxMessage, message_id: int | None) -> None:
-    message.sent_at = utcnow()
-    message.message_id = message_id
-    message.error = None
-
-
-def mark_failed(message: OutboxMessage, error: str) -> None:
-    message.failed_at = utcnow()
-    message.error = error[:200]
 
 
 async def undelivered(session: AsyncSession) -> int:
