@@ -1,0 +1,85 @@
+"""One update whose handler fails cannot sink the others handled in its batch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import worker as worker_module
+from bot.ptb_adapter import PtbTransport
+from bot.worker import Worker
+from handlers.context import Context
+from handlers.events import Incoming, Reply
+from models.inbox import InboxUpdate, store_updates
+from models.outbox import OutboxMessage
+from models.person import Person
+from models.store import Store
+
+BOT_ID = 4242
+GOOD, BAD, ENGLISH_BAD = 501, 502, 503
+
+
+def _help(update_id: int, user: int, language: str) -> dict[str, Any]:
+    who = {"id": user, "is_bot": False, "first_name": f"居民{user}", "language_code": language}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": user, "type": "private", "first_name": who["first_name"]},
+            "from": who,
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+
+
+@pytest.fixture
+def failing_for_bad_users(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = worker_module.handle
+
+    async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
+        if event.user_id in (BAD, ENGLISH_BAD):
+            session.add(Person(user_id=event.user_id, display_name="half-done"))
+            await session.flush()  # a write that must not survive the failure
+            raise RuntimeError("handler bug")
+        return await real(session, event, ctx)
+
+    monkeypatch.setattr(worker_module, "handle", handle)
+
+
+@pytest.mark.usefixtures("failing_for_bad_users")
+async def test_a_failing_update_gets_an_apology_and_its_neighbours_commit(store: Store) -> None:
+    transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
+    transport.username = "LinzhangTestBot"
+    ctx = Context("LinzhangTestBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
+    users = [(GOOD, "zh-hans"), (BAD, "zh-hans"), (GOOD + 10, "en"), (ENGLISH_BAD, "en")]
+    async with store.write() as session:
+        updates = [_help(n, user, language) for n, (user, language) in enumerate(users, 1)]
+        await store_updates(session, BOT_ID, updates)
+
+    assert await Worker(store, transport, ctx, asyncio.Event()).run_once() == 4
+
+    async with store.read() as session:
+        sent = {m.chat_id: m.params["text"] for m in await session.scalars(select(OutboxMessage))}
+        inbox = {
+            u.update_id: (u.handled_at is not None, u.error)
+            for u in await session.scalars(select(InboxUpdate))
+        }
+        people = list(await session.scalars(select(Person.user_id)))
+    assert sent[GOOD].startswith("您可以使用这些命令：\n/start")
+    assert sent[GOOD + 10].startswith("You can use these commands:\n/start")
+    assert sent[BAD] == "抱歉，处理时出了点问题，请稍后再试。您的信息没有丢失。"
+    assert sent[ENGLISH_BAD].startswith("Sorry, something went wrong")
+    assert inbox == {
+        1: (True, None),
+        2: (True, "RuntimeError"),
+        3: (True, None),
+        4: (True, "RuntimeError"),
+    }
+    assert people == []
