@@ -142,7 +142,7 @@ async def run(households: int, runtime: str, profile: str | None) -> None:
                 f"  {name:18} {cpu / len(updates) * 1000:5.2f} ms CPU/update  "
                 f"{(statements[0] - before) / len(updates):5.1f} statements/update"
             )
-        if profiler:
+        if profiler and profile:
             profiler.disable()
             profiler.dump_stats(profile)
         print(f"  all                {total_cpu / (3 * households) * 1000:5.2f} ms CPU/update")

@@ -81,8 +81,8 @@ class Worker:
                     raise _UpdateFailed from error
             # One statement marks the batch; the failures keep why they failed.
             await mark_handled(session, [row.id for row in rows if row.id not in failed])
-            for row_id, error in failed.items():
-                await mark_handled(session, [row_id], error)
+            for row_id, why in failed.items():
+                await mark_handled(session, [row_id], why)
         return len(rows)
 
     async def _one(self, session: AsyncSession, row: InboxUpdate) -> None:

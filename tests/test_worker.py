@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import worker as worker_module
 from bot.ptb_adapter import PtbTransport
 from bot.worker import Worker
 from handlers.context import Context
 from handlers.events import Incoming, Reply
+from handlers.router import handle as real_handle
 from models.inbox import InboxUpdate, store_updates
 from models.outbox import OutboxMessage
 from models.person import Person
@@ -41,16 +41,14 @@ def _help(update_id: int, user: int, language: str) -> dict[str, Any]:
 
 @pytest.fixture
 def failing_for_bad_users(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = worker_module.handle
-
     async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
         if event.user_id in (BAD, ENGLISH_BAD):
             session.add(Person(user_id=event.user_id, display_name="half-done"))
             await session.flush()  # a write that must not survive the failure
             raise RuntimeError("handler bug")
-        return await real(session, event, ctx)
+        return await real_handle(session, event, ctx)
 
-    monkeypatch.setattr(worker_module, "handle", handle)
+    monkeypatch.setattr("bot.worker.handle", handle)
 
 
 @pytest.mark.usefixtures("failing_for_bad_users")
