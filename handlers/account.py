@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
 from handlers.events import Button, Incoming, Reply, answer
-from handlers.households import household_label
 from handlers.speech import Voice
 from models import button, conversation
 from models.audit import audit
 from models.person import Person, Resident
-from models.registry import Household
+from models.registry import Building, Estate, Household
 from models.role import Role, live_assignments
+from models.roster_file import household_label as label_of
 from models.scope import ScopeKind, describe_scope
 
 # Commands everyone has, then the extra ones a role brings, in menu order.
@@ -42,12 +42,16 @@ async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -
     lines = [say("chat.me_header", user_id=person.user_id, name=person.display_name or "—")]
     if person.language:
         lines.append(say("chat.me_language", language=dict(LANGUAGES)[person.language]))
-    residents = await session.scalars(
-        select(Resident).where(Resident.user_id == person.user_id, Resident.unbound_at.is_(None))
+    homes = await session.execute(
+        select(Estate.name, Building.name, Household.unit, Household.room)
+        .join(Building, Building.estate_id == Estate.id)
+        .join(Household, Household.building_id == Building.id)
+        .join(Resident, Resident.household_id == Household.id)
+        .where(Resident.user_id == person.user_id, Resident.unbound_at.is_(None))
+        .order_by(Resident.id)
     )
-    for resident in residents:
-        household = await session.get_one(Household, resident.household_id)
-        lines.append(say("chat.me_household", household=await household_label(session, household)))
+    for estate, building, unit, room in homes:
+        lines.append(say("chat.me_household", household=label_of(estate, building, unit, room)))
     for assignment in await live_assignments(session, user_id=person.user_id, on=ctx.today()):
         scope = await describe_scope(session, ScopeKind(assignment.scope_kind), assignment.scope_id)
         lines.append(say("chat.me_role", role=say("role." + assignment.role), scope=scope.label))

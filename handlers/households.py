@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.speech import Voice
 from models.contact_card import heads_of_groups
 from models.registry import Building, Estate, Household
+from models.roster_file import household_label as label_of
 
 
 async def household_label(session: AsyncSession, household: Household) -> str:
-    building = await session.get_one(Building, household.building_id)
-    estate = await session.get_one(Estate, building.estate_id)
-    parts = (estate.name, building.name, household.unit, household.room)
-    return "/".join(part for part in parts if part)
+    """Name a household as the roster does: 芙蓉花园/1栋/1单元/101."""
+    names = await session.execute(
+        select(Estate.name, Building.name)
+        .join(Building, Building.estate_id == Estate.id)
+        .where(Building.id == household.building_id)
+    )
+    estate, building = names.one()
+    return label_of(estate, building, household.unit, household.room)
 
 
 async def head_line(session: AsyncSession, household: Household, today: date, say: Voice) -> str:

@@ -15,6 +15,8 @@ from handlers.context import Context
 from handlers.events import Incoming
 from models.person import Person
 
+_KEPT = "linzhang.people"
+
 
 @dataclass(frozen=True)
 class Voice:
@@ -40,5 +42,9 @@ async def voice_of(session: AsyncSession, user_id: int, default: str) -> Voice:
 async def voice_for(session: AsyncSession, event: Incoming, ctx: Context) -> Voice:
     """Choose the person's own choice, else their client's language, else the default."""
     person = await session.get(Person, event.user_id)
+    if person is not None:
+        # The session holds what it loaded only while something refers to it; kept here,
+        # the handler that asks for this person next finds them without another query.
+        session.info.setdefault(_KEPT, []).append(person)
     choice = person.language if person is not None else None
     return Voice(pick_language(choice, event.language_code, ctx.default_language))

@@ -114,15 +114,15 @@ async def household_for_payload(session: AsyncSession, payload: str) -> Househol
     """Resolve a payload to its household, or None if unknown, revoked or removed."""
     if not PAYLOAD_FORM.fullmatch(payload):
         return None
-    card = await session.scalar(
-        select(ContactCard).where(ContactCard.payload == payload, ContactCard.revoked_at.is_(None))
+    return await session.scalar(
+        select(Household)
+        .join(ContactCard, ContactCard.household_id == Household.id)
+        .where(
+            ContactCard.payload == payload,
+            ContactCard.revoked_at.is_(None),
+            Household.removed_at.is_(None),
+        )
     )
-    if card is None:
-        return None
-    household = await session.get(Household, card.household_id)
-    if household is None or household.removed_at is not None:
-        return None
-    return household
 
 
 @dataclass(frozen=True)
