@@ -11,10 +11,10 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot import transport
+from bot.ptb_request import AiohttpRequest
 from bot.update_event import to_event
 from handlers.events import Incoming
 
@@ -25,8 +25,8 @@ class PtbTransport:
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=HTTPXRequest(connection_pool_size=8),
-            get_updates_request=HTTPXRequest(read_timeout=60),
+            request=AiohttpRequest(connection_pool_size=8),
+            get_updates_request=AiohttpRequest(read_timeout=60),
         )
         self.bot_id = 0
         self.username = ""
