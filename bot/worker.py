@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,7 +12,7 @@ from bot.i18n import pick_language, t
 from bot.transport import Transport
 from handlers.context import Context
 from handlers.events import Incoming, Reply
-from handlers.outgoing import enqueue
+from handlers.outgoing import add_rows, outbox_rows
 from handlers.router import handle
 from models.inbox import InboxUpdate, mark_handled, pending_updates
 from models.store import Store
@@ -70,46 +71,52 @@ class Worker:
         async with self.store.write() as session:
             rows = await pending_updates(session, BATCH, lock=not self.store.sqlite)
             failed: dict[int, str] = {}
+            # The batch's answers, in the order of its updates, written with one statement.
+            answers: list[dict[str, Any]] = []
             for row in rows:
                 if isolated:
-                    if error := await self._isolated(session, row):
+                    if error := await self._isolated(session, row, answers):
                         failed[row.id] = error
                     continue
                 try:
-                    await self._one(session, row)
+                    answers += await self._one(session, row)
                 except Exception as error:
                     raise _UpdateFailed from error
+            await add_rows(session, answers)
             # One statement marks the batch; the failures keep why they failed.
             await mark_handled(session, [row.id for row in rows if row.id not in failed])
             for row_id, why in failed.items():
                 await mark_handled(session, [row_id], why)
         return len(rows)
 
-    async def _one(self, session: AsyncSession, row: InboxUpdate) -> None:
+    async def _one(self, session: AsyncSession, row: InboxUpdate) -> list[dict[str, Any]]:
+        """Handle one update; return the outbox rows of its answers."""
         event = self.transport.to_event(row.payload)
-        if event is not None:
-            replies = await handle(session, event, self.ctx)
-            await enqueue(session, replies, event.user_id)
+        if event is None:
+            return []
+        return outbox_rows(await handle(session, event, self.ctx), event.user_id)
 
-    async def _isolated(self, session: AsyncSession, row: InboxUpdate) -> str | None:
+    async def _isolated(
+        self, session: AsyncSession, row: InboxUpdate, answers: list[dict[str, Any]]
+    ) -> str | None:
         """Handle one update in a savepoint; return why it failed, if it did."""
         try:
             async with session.begin_nested():
-                await self._one(session, row)
+                answers += await self._one(session, row)
         except Exception as error:
             log.exception("update %s failed", row.update_id)
-            await self._apologise(session, row)
+            answers += self._apology(row)
             return type(error).__name__
         return None
 
-    async def _apologise(self, session: AsyncSession, row: InboxUpdate) -> None:
+    def _apology(self, row: InboxUpdate) -> list[dict[str, Any]]:
         """Tell the person, in their language, that what they did could not be done."""
         try:
             event: Incoming | None = self.transport.to_event(row.payload)
         except Exception:
-            return  # not even readable: nobody to answer
+            return []  # not even readable: nobody to answer
         if event is None:
-            return
+            return []
         language = pick_language(None, event.language_code, self.ctx.default_language)
         apology = Reply(event.chat_id, t("chat.sorry", language), is_group=event.in_group)
-        await enqueue(session, [apology], event.user_id)
+        return outbox_rows([apology], event.user_id)

@@ -20,6 +20,11 @@ MAX_TEXT = 4096
 
 async def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: int | None) -> None:
     """Add outbox rows for the replies, a long text split over several messages."""
+    await add_rows(session, outbox_rows(replies, cause_user_id))
+
+
+def outbox_rows(replies: list[Reply], cause_user_id: int | None) -> list[dict[str, Any]]:
+    """Describe the outbox rows of some replies, for `add_rows` to write with others."""
     rows = []
     now = utcnow()
     for reply in replies:
@@ -36,6 +41,11 @@ async def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: in
                     "attempts": 0,
                 }
             )
+    return rows
+
+
+async def add_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write outbox rows in one statement, in the order given."""
     if rows:
         # A plain INSERT: the outbox rows are never read back in this transaction.
         await session.execute(insert(OutboxMessage), rows)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, update
+from sqlalchemy import JSON, BigInteger, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,25 +74,38 @@ async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) 
     """Spend a token pressed by a person in a chat; None if forged, foreign, spent or expired."""
     if not token or len(token) > 32:
         return None
-    found = await session.get(ButtonToken, token)
-    if (
-        found is None
-        or found.user_id not in (user_id, ANYONE)
-        or found.chat_id != chat_id
-        or found.used_at is not None
-        or found.expires_at <= utcnow()
-    ):
-        return None
-    if found.user_id == ANYONE:
-        return Pressed(found.action, dict(found.data), found.group)
-    # Guarded update: of two presses racing on the same group, one wins.
-    result = await session.execute(
+    now = utcnow()
+    # A personal button (the usual kind) is checked and spent in one guarded statement: of two
+    # presses racing on the same group, one wins.
+    pressed = (
+        select(ButtonToken.group)
+        .where(
+            ButtonToken.token == token,
+            ButtonToken.user_id == user_id,
+            ButtonToken.chat_id == chat_id,
+            ButtonToken.used_at.is_(None),
+            ButtonToken.expires_at > now,
+        )
+        .scalar_subquery()
+    )
+    spent = await session.execute(
         update(ButtonToken)
-        .where(ButtonToken.group == found.group, ButtonToken.used_at.is_(None))
-        .values(used_at=utcnow())
+        .where(ButtonToken.group == pressed, ButtonToken.used_at.is_(None))
+        .values(used_at=now)
+        .returning(ButtonToken.token, ButtonToken.action, ButtonToken.data, ButtonToken.group)
         # Not searching the session's loaded tokens: the guard above is what counts.
         .execution_options(synchronize_session=False)
     )
-    if not getattr(result, "rowcount", 0):
+    for spent_token, action, data, group in spent:
+        if spent_token == token:
+            return Pressed(action, dict(data), group)
+    # Else it may be a button anyone in the chat may press, and press again.
+    shared = await session.get(ButtonToken, token)
+    if (
+        shared is None
+        or shared.user_id != ANYONE
+        or shared.chat_id != chat_id
+        or shared.expires_at <= now
+    ):
         return None
-    return Pressed(found.action, dict(found.data), found.group)
+    return Pressed(shared.action, dict(shared.data), shared.group)
