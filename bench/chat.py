@@ -5,7 +5,8 @@
   latency     an offered load of 30 updates/s; update arrival → reply arrival at the server
   outbox      7,405 messages to distinct chats with the server enforcing a cap
 
-Run: .venv/bin/python bench/chat.py throughput --runtime ptb   (see --help)
+Run: .venv/bin/python bench/chat.py throughput --runtime ptb   (see --help; --echo-on-aiohttp
+gives the PTB echo bot the networking Linzhang uses)
 """
 
 from __future__ import annotations
@@ -128,6 +129,10 @@ async def world(
     return server, ids, env
 
 
+# Set by --echo-on-aiohttp: the PTB echo bot uses the networking Linzhang's PTB runtime uses.
+ECHO_ENV: dict[str, str] = {}
+
+
 async def throughput(runtime: str, kind: str, updates: int) -> dict[str, float]:
     users = updates // 3
     with tempfile.TemporaryDirectory() as folder:
@@ -141,7 +146,7 @@ async def throughput(runtime: str, kind: str, updates: int) -> dict[str, float]:
             LINZHANG_SEND_OVERALL_PER_SECOND="100000",
             LINZHANG_SEND_CHAT_PER_SECOND="100000",
         )
-        child = await Child.start(bot_command(kind, runtime), env)
+        child = await Child.start(bot_command(kind, runtime), {**env, **ECHO_ENV})
         await ready(server)
         cpu_before = child.cpu_seconds()
         start = time.perf_counter()
@@ -250,9 +255,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=7_405)
     parser.add_argument("--cap", type=int, default=30)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the bot into FILE")
+    parser.add_argument(
+        "--echo-on-aiohttp",
+        action="store_true",
+        help="run the PTB echo bot on bot/ptb_request.py (its default is httpx)",
+    )
     options = parser.parse_args()
     global PROFILE
     PROFILE = options.profile
+    if options.echo_on_aiohttp:
+        ECHO_ENV["ECHO_REQUEST"] = "aiohttp"
     if options.what == "throughput":
         echo = asyncio.run(throughput(options.runtime, "echo", options.updates))
         full = asyncio.run(throughput(options.runtime, "linzhang", options.updates))
