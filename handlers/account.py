@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
@@ -42,20 +42,24 @@ async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -
     lines = [say("chat.me_header", user_id=person.user_id, name=person.display_name or "—")]
     if person.language:
         lines.append(say("chat.me_language", language=dict(LANGUAGES)[person.language]))
-    homes = await session.execute(
-        select(Estate.name, Building.name, Household.unit, Household.room)
-        .join(Building, Building.estate_id == Estate.id)
-        .join(Household, Household.building_id == Building.id)
-        .join(Resident, Resident.household_id == Household.id)
-        .where(Resident.user_id == person.user_id, Resident.unbound_at.is_(None))
-        .order_by(Resident.id)
-    )
+    homes = await session.execute(_HOMES, {"user": person.user_id})
     for estate, building, unit, room in homes:
         lines.append(say("chat.me_household", household=label_of(estate, building, unit, room)))
     for assignment in await live_assignments(session, user_id=person.user_id, on=ctx.today()):
         scope = await describe_scope(session, ScopeKind(assignment.scope_kind), assignment.scope_id)
         lines.append(say("chat.me_role", role=say("role." + assignment.role), scope=scope.label))
     return [answer(event, "\n".join(lines))]
+
+
+# Built once: /me is asked often, and building a statement costs about what running it does.
+_HOMES = (
+    select(Estate.name, Building.name, Household.unit, Household.room)
+    .join(Building, Building.estate_id == Estate.id)
+    .join(Household, Household.building_id == Building.id)
+    .join(Resident, Resident.household_id == Household.id)
+    .where(Resident.user_id == bindparam("user"), Resident.unbound_at.is_(None))
+    .order_by(Resident.id)
+)
 
 
 async def help_(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.speech import Voice
@@ -15,13 +15,17 @@ from models.roster_file import household_label as label_of
 
 async def household_label(session: AsyncSession, household: Household) -> str:
     """Name a household as the roster does: 芙蓉花园/1栋/1单元/101."""
-    names = await session.execute(
-        select(Estate.name, Building.name)
-        .join(Building, Building.estate_id == Estate.id)
-        .where(Building.id == household.building_id)
-    )
+    names = await session.execute(_NAMES, {"building": household.building_id})
     estate, building = names.one()
     return label_of(estate, building, household.unit, household.room)
+
+
+# Built once: a label is in most answers to a resident.
+_NAMES = (
+    select(Estate.name, Building.name)
+    .join(Building, Building.estate_id == Estate.id)
+    .where(Building.id == bindparam("building"))
+)
 
 
 async def head_line(session: AsyncSession, household: Household, today: date, say: Voice) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
@@ -111,10 +111,12 @@ async def decline(session: AsyncSession, event: Incoming, say: Voice) -> list[Re
 
 
 async def _resident(session: AsyncSession, household_id: int, user_id: int) -> Resident | None:
-    return await session.scalar(
-        select(Resident).where(
-            Resident.household_id == household_id,
-            Resident.user_id == user_id,
-            Resident.unbound_at.is_(None),
-        )
-    )
+    return await session.scalar(_RESIDENT, {"household": household_id, "user": user_id})
+
+
+# Built once: asked on every /start with a card.
+_RESIDENT = select(Resident).where(
+    Resident.household_id == bindparam("household"),
+    Resident.user_id == bindparam("user"),
+    Resident.unbound_at.is_(None),
+)

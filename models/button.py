@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, select, update
+from sqlalchemy import JSON, BigInteger, String, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,31 +70,37 @@ def issue(
     return tokens
 
 
+# A personal button (the usual kind) is checked and spent in one guarded statement: of two
+# presses racing on the same group, one wins. Built once: every press runs it.
+_SPEND = (
+    update(ButtonToken)
+    .where(
+        ButtonToken.group
+        == select(ButtonToken.group)
+        .where(
+            ButtonToken.token == bindparam("pressed"),
+            ButtonToken.user_id == bindparam("user"),
+            ButtonToken.chat_id == bindparam("chat"),
+            ButtonToken.used_at.is_(None),
+            ButtonToken.expires_at > bindparam("now"),
+        )
+        .scalar_subquery(),
+        ButtonToken.used_at.is_(None),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(ButtonToken.token, ButtonToken.action, ButtonToken.data, ButtonToken.group)
+    # Not searching the session's loaded tokens: the guard above is what counts.
+    .execution_options(synchronize_session=False)
+)
+
+
 async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) -> Pressed | None:
     """Spend a token pressed by a person in a chat; None if forged, foreign, spent or expired."""
     if not token or len(token) > 32:
         return None
     now = utcnow()
-    # A personal button (the usual kind) is checked and spent in one guarded statement: of two
-    # presses racing on the same group, one wins.
-    pressed = (
-        select(ButtonToken.group)
-        .where(
-            ButtonToken.token == token,
-            ButtonToken.user_id == user_id,
-            ButtonToken.chat_id == chat_id,
-            ButtonToken.used_at.is_(None),
-            ButtonToken.expires_at > now,
-        )
-        .scalar_subquery()
-    )
     spent = await session.execute(
-        update(ButtonToken)
-        .where(ButtonToken.group == pressed, ButtonToken.used_at.is_(None))
-        .values(used_at=now)
-        .returning(ButtonToken.token, ButtonToken.action, ButtonToken.data, ButtonToken.group)
-        # Not searching the session's loaded tokens: the guard above is what counts.
-        .execution_options(synchronize_session=False)
+        _SPEND, {"pressed": token, "user": user_id, "chat": chat_id, "now": now}
     )
     for spent_token, action, data, group in spent:
         if spent_token == token:

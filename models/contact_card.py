@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, or_, select, text
+from sqlalchemy import ForeignKey, Index, String, bindparam, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -114,15 +114,7 @@ async def household_for_payload(session: AsyncSession, payload: str) -> Househol
     """Resolve a payload to its household, or None if unknown, revoked or removed."""
     if not PAYLOAD_FORM.fullmatch(payload):
         return None
-    return await session.scalar(
-        select(Household)
-        .join(ContactCard, ContactCard.household_id == Household.id)
-        .where(
-            ContactCard.payload == payload,
-            ContactCard.revoked_at.is_(None),
-            Household.removed_at.is_(None),
-        )
-    )
+    return await session.scalar(_HOUSEHOLD_BY_PAYLOAD, {"payload": payload})
 
 
 @dataclass(frozen=True)
@@ -183,19 +175,33 @@ async def heads_of_groups(
     """Map each group to its serving head's name and phone."""
     if not group_ids:
         return {}
-    rows = await session.execute(
-        select(RoleAssignment.scope_id, Person.display_name, Person.phone)
-        .join(Person, RoleAssignment.user_id == Person.user_id)
-        .where(
-            RoleAssignment.role == Role.NEIGHBOUR_HEAD.value,
-            RoleAssignment.scope_kind == ScopeKind.GROUP.value,
-            RoleAssignment.scope_id.in_(sorted(group_ids)),
-            RoleAssignment.revoked_at.is_(None),
-            or_(RoleAssignment.term_start.is_(None), RoleAssignment.term_start <= today),
-            or_(RoleAssignment.term_end.is_(None), RoleAssignment.term_end > today),
-        )
-    )
+    rows = await session.execute(_HEADS, {"groups": sorted(group_ids), "today": today})
     return {group: (name, phone) for group, name, phone in rows}
+
+
+# Built once: these run for nearly every registration, and building a statement costs about
+# as much CPU as running it (BENCHMARKS.md).
+_HOUSEHOLD_BY_PAYLOAD = (
+    select(Household)
+    .join(ContactCard, ContactCard.household_id == Household.id)
+    .where(
+        ContactCard.payload == bindparam("payload"),
+        ContactCard.revoked_at.is_(None),
+        Household.removed_at.is_(None),
+    )
+)
+_HEADS = (
+    select(RoleAssignment.scope_id, Person.display_name, Person.phone)
+    .join(Person, RoleAssignment.user_id == Person.user_id)
+    .where(
+        RoleAssignment.role == Role.NEIGHBOUR_HEAD.value,
+        RoleAssignment.scope_kind == ScopeKind.GROUP.value,
+        RoleAssignment.scope_id.in_(bindparam("groups", expanding=True)),
+        RoleAssignment.revoked_at.is_(None),
+        or_(RoleAssignment.term_start.is_(None), RoleAssignment.term_start <= bindparam("today")),
+        or_(RoleAssignment.term_end.is_(None), RoleAssignment.term_end > bindparam("today")),
+    )
+)
 
 
 def _natural(card: CardInfo) -> tuple[tuple[object, ...], ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, delete
+from sqlalchemy import JSON, BigInteger, String, bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,7 +50,11 @@ async def begin(
 
 async def end(session: AsyncSession, chat_id: int, user_id: int) -> bool:
     """Leave any conversation; return whether there was one."""
-    result = await session.execute(
-        delete(Conversation).where(Conversation.chat_id == chat_id, Conversation.user_id == user_id)
-    )
+    result = await session.execute(_END, {"chat": chat_id, "user": user_id})
     return bool(getattr(result, "rowcount", 0))
+
+
+# Built once: every finished conversation ends here.
+_END = delete(Conversation).where(
+    Conversation.chat_id == bindparam("chat"), Conversation.user_id == bindparam("user")
+)

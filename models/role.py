@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, select, text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Select, String, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -207,6 +208,23 @@ async def live_assignments(
     on: date | None = None,
 ) -> list[RoleAssignment]:
     """List assignments not revoked, optionally only those whose term covers a day."""
+    if scope is None and role is None and user_id is not None:
+        # Someone's own roles, asked on /help and /me: a statement built once.
+        query = _HELD_BY
+        params: dict[str, int] = {"user": user_id}
+    else:
+        query, params = _assignments(scope, role, user_id), {}
+    rows = list((await session.scalars(query, params)).all())
+    if on is None:
+        return rows
+    return [
+        a
+        for a in rows
+        if (a.term_start is None or a.term_start <= on) and (a.term_end is None or on < a.term_end)
+    ]
+
+
+def _assignments(scope: Scope | None, role: Role | None, user_id: int | None) -> Select[Any]:
     query = select(RoleAssignment).where(RoleAssignment.revoked_at.is_(None))
     if scope is not None:
         query = query.where(
@@ -216,14 +234,14 @@ async def live_assignments(
         query = query.where(RoleAssignment.role == role.value)
     if user_id is not None:
         query = query.where(RoleAssignment.user_id == user_id)
-    rows = list((await session.scalars(query.order_by(RoleAssignment.id))).all())
-    if on is None:
-        return rows
-    return [
-        a
-        for a in rows
-        if (a.term_start is None or a.term_start <= on) and (a.term_end is None or on < a.term_end)
-    ]
+    return query.order_by(RoleAssignment.id)
+
+
+_HELD_BY = (
+    select(RoleAssignment)
+    .where(RoleAssignment.revoked_at.is_(None), RoleAssignment.user_id == bindparam("user"))
+    .order_by(RoleAssignment.id)
+)
 
 
 def _add_years(day: date, years: int) -> date:
