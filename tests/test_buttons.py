@@ -1,0 +1,89 @@
+"""Button tokens: spent once, by their own person in their own chat, even under a race."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from models import button
+from models.button import ButtonToken
+from models.store import Store
+
+USER, OTHER, CHAT = 701, 702, 701
+
+
+async def _issue(
+    store: Store, user: int = USER, lifetime: timedelta = button.LIFETIME
+) -> list[str]:
+    async with store.write() as session:
+        return button.issue(
+            session,
+            user,
+            CHAT,
+            [("consent.agree", {"household_id": 1}), ("consent.decline", {})],
+            lifetime,
+        )
+
+
+async def test_a_token_is_spent_once_with_its_group(store: Store) -> None:
+    agree, decline = await _issue(store)
+    async with store.write() as session:
+        assert await button.redeem(session, agree, OTHER, CHAT) is None  # someone else
+        assert await button.redeem(session, agree, USER, CHAT + 1) is None  # another chat
+        assert await button.redeem(session, agree + "x", USER, CHAT) is None  # altered
+        pressed = await button.redeem(session, agree, USER, CHAT)
+    assert pressed is not None and (pressed.action, pressed.data) == (
+        "consent.agree",
+        {"household_id": 1},
+    )
+    async with store.write() as session:
+        assert await button.redeem(session, agree, USER, CHAT) is None  # replayed
+        assert await button.redeem(session, decline, USER, CHAT) is None  # its sibling
+    expired, _ = await _issue(store, lifetime=timedelta(seconds=-1))
+    async with store.write() as session:
+        assert await button.redeem(session, expired, USER, CHAT) is None
+
+
+async def test_two_presses_racing_on_one_message_one_wins(store: Store) -> None:
+    agree, decline = await _issue(store)
+    first_pressed = asyncio.Event()
+    release = asyncio.Event()
+
+    async def press_and_hold() -> button.Pressed | None:
+        async with store.write() as session:
+            pressed = await button.redeem(session, agree, USER, CHAT)
+            first_pressed.set()
+            await release.wait()  # still uncommitted while the other press arrives
+            return pressed
+
+    async def press_second() -> button.Pressed | None:
+        await first_pressed.wait()
+        async with store.write() as session:
+            return await button.redeem(session, decline, USER, CHAT)
+
+    first = asyncio.create_task(press_and_hold())
+    second = asyncio.create_task(press_second())
+    await first_pressed.wait()
+    await asyncio.sleep(0.2)  # the second press is now waiting on the first one's rows
+    release.set()
+    results = await asyncio.gather(first, second)
+    assert [r.action if r else None for r in results] == ["consent.agree", None]
+    async with store.read() as session:
+        used = list(await session.scalars(select(ButtonToken.used_at.is_not(None))))
+    assert used == [True, True]
+
+
+async def test_a_shared_button_may_be_pressed_by_anyone_in_its_chat_again(store: Store) -> None:
+    (token,) = await _shared(store)
+    async with store.write() as session:
+        for person in (USER, OTHER, OTHER):
+            pressed = await button.redeem(session, token, person, CHAT)
+            assert pressed is not None and pressed.action == "req.follow"
+        assert await button.redeem(session, token, USER, CHAT + 1) is None
+
+
+async def _shared(store: Store) -> list[str]:
+    async with store.write() as session:
+        return button.issue(session, button.ANYONE, CHAT, [("req.follow", {"request_id": 9})])
