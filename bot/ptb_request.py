@@ -1,10 +1,9 @@
 """python-telegram-bot's networking on aiohttp instead of httpx.
 
-PTB lets any HTTP library carry its requests (`telegram.request.BaseRequest`). Measured on
-this project's machine, a sendMessage through PTB cost 1.0 ms of CPU on its default httpx
-backend and 0.33 ms as a bare aiohttp call (BENCHMARKS.md); the sender makes one or two such
-calls per update, so the backend is a third of the bot's CPU. aiohttp is already here for the
-webhook and the local Bot API server.
+PTB lets any HTTP library carry its requests (`telegram.request.BaseRequest`). A sendMessage
+through PTB cost about 1.0 ms of CPU on its default httpx backend and about 0.35 ms on this one
+(`bench/primitives.py http`, BENCHMARKS.md); the sender makes one or two such calls per update.
+aiohttp is already here for the webhook and the local Bot API server.
 """
 
 from __future__ import annotations
