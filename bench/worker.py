@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import itertools
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from sqlalchemy import event, select
 
 from bench.chat import FIRST_USER, TOKEN, seed
 from bot.runtime import make_transport
+from bot.sandbox.server import BotApiServer, Sent
 from bot.worker import Worker
 from handlers.context import Context
 from models.inbox import store_updates
@@ -33,52 +33,6 @@ from models.outbox import OutboxMessage
 from models.store import Store
 
 BOT_ID = int(TOKEN.split(":")[0])
-_update_ids = itertools.count(1)
-
-
-def _user(user_id: int) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "is_bot": False,
-        "first_name": f"居民{user_id}",
-        "language_code": "zh-hans",
-    }
-
-
-def _chat(user_id: int) -> dict[str, Any]:
-    return {"id": user_id, "type": "private", "first_name": f"居民{user_id}"}
-
-
-def text_update(user_id: int, text: str) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "message_id": next(_update_ids),
-        "date": int(time.time()),
-        "chat": _chat(user_id),
-        "from": _user(user_id),
-        "text": text,
-    }
-    if text.startswith("/"):
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    return {"update_id": next(_update_ids), "message": message}
-
-
-def press_update(user_id: int, data: str) -> dict[str, Any]:
-    return {
-        "update_id": next(_update_ids),
-        "callback_query": {
-            "id": str(next(_update_ids)),
-            "from": _user(user_id),
-            "chat_instance": str(user_id),
-            "data": data,
-            "message": {
-                "message_id": 1,
-                "date": int(time.time()),
-                "chat": _chat(user_id),
-                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Bench"},
-                "text": "…",
-            },
-        },
-    }
 
 
 async def wave(store: Store, worker: Worker, updates: list[dict[str, Any]]) -> float:
@@ -92,13 +46,16 @@ async def wave(store: Store, worker: Worker, updates: list[dict[str, Any]]) -> f
     return time.process_time() - cpu
 
 
-async def consent_tokens(store: Store) -> dict[int, str]:
+async def consent_questions(store: Store) -> dict[int, Sent]:
+    """The consent question each resident was sent, as the server would have stored it."""
     async with store.read() as session:
         rows = await session.scalars(
             select(OutboxMessage).where(OutboxMessage.method == "sendMessage")
         )
         return {
-            m.chat_id: m.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+            m.chat_id: Sent(
+                m.chat_id, m.id, m.params["text"], m.params["reply_markup"], m.method, 0
+            )
             for m in rows
             if "reply_markup" in m.params
         }
@@ -121,20 +78,26 @@ async def run(households: int, runtime: str, profile: str | None) -> None:
         ctx = Context("LinzhangBenchBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
         worker = Worker(store, transport, ctx, asyncio.Event())
         users = [FIRST_USER + n for n in range(households)]
+        # Only to write updates as Telegram would; it is never started.
+        server = BotApiServer(TOKEN, "LinzhangBenchBot")
+        for user in users:
+            server.add_user(user, f"居民{user}")
+
+        def text(user: int, words: str) -> dict[str, Any]:
+            return server.numbered(server.text_message(user, words))
+
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
         total_cpu = 0.0
         for name in ("/start <card>", "press 同意并登记", "/me"):
             if name == "/start <card>":
-                updates = [
-                    text_update(u, f"/start {p}") for u, p in zip(users, payloads, strict=True)
-                ]
+                updates = [text(u, f"/start {p}") for u, p in zip(users, payloads, strict=True)]
             elif name == "/me":
-                updates = [text_update(u, "/me") for u in users]
+                updates = [text(u, "/me") for u in users]
             else:
-                tokens = await consent_tokens(store)
-                updates = [press_update(u, tokens[u]) for u in users]
+                asked = await consent_questions(store)
+                updates = [server.numbered(server.button_press(u, asked[u])) for u in users]
             before = statements[0]
             cpu = await wave(store, worker, updates)
             total_cpu += cpu

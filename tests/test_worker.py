@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ptb_adapter import PtbTransport
+from bot.sandbox.server import BotApiServer
 from bot.worker import Worker
 from handlers.context import Context
 from handlers.events import Incoming, Reply
@@ -22,21 +22,6 @@ from models.store import Store
 
 BOT_ID = 4242
 GOOD, BAD, ENGLISH_BAD = 501, 502, 503
-
-
-def _help(update_id: int, user: int, language: str) -> dict[str, Any]:
-    who = {"id": user, "is_bot": False, "first_name": f"居民{user}", "language_code": language}
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 0,
-            "chat": {"id": user, "type": "private", "first_name": who["first_name"]},
-            "from": who,
-            "text": "/help",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-        },
-    }
 
 
 @pytest.fixture
@@ -56,9 +41,12 @@ async def test_a_failing_update_gets_an_apology_and_its_neighbours_commit(store:
     transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
     transport.username = "LinzhangTestBot"
     ctx = Context("LinzhangTestBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
+    server = BotApiServer("4242:TOKEN", "LinzhangTestBot")  # writes the updates; never started
     users = [(GOOD, "zh-hans"), (BAD, "zh-hans"), (GOOD + 10, "en"), (ENGLISH_BAD, "en")]
+    for user, language in users:
+        server.add_user(user, f"居民{user}", language)
     async with store.write() as session:
-        updates = [_help(n, user, language) for n, (user, language) in enumerate(users, 1)]
+        updates = [server.numbered(server.text_message(user, "/help")) for user, _ in users]
         await store_updates(session, BOT_ID, updates)
 
     assert await Worker(store, transport, ctx, asyncio.Event()).run_once() == 4

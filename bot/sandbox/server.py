@@ -247,6 +247,19 @@ class BotApiServer:
         reply_to: tuple[int, str] | None = None,
     ) -> int:
         """Let a user send a message (forwarded, or in reply to (author, text)); return its id."""
+        return await self.push_update(
+            self.text_message(user_id, text, chat_id, forwarded, reply_to)
+        )
+
+    def text_message(
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        forwarded: bool = False,
+        reply_to: tuple[int, str] | None = None,
+    ) -> dict[str, Any]:
+        """The body of an update in which a user sends a message, as Telegram would write it."""
         chat = self.chats[chat_id if chat_id is not None else user_id]
         message: dict[str, Any] = {
             "message_id": next(self._message_ids[chat.id]),
@@ -273,29 +286,33 @@ class BotApiServer:
                 "from": self.users[author].as_json(),
                 "text": quoted,
             }
-        return await self.push_update({"message": message})
+        return {"message": message}
 
     async def press(self, user_id: int, sent: Sent, index: int = 0, data: str | None = None) -> int:
         """Let a user press a button under a message the bot sent (or forge its data)."""
+        return await self.push_update(self.button_press(user_id, sent, index, data))
+
+    def button_press(
+        self, user_id: int, sent: Sent, index: int = 0, data: str | None = None
+    ) -> dict[str, Any]:
+        """The body of an update in which a user presses a button, as Telegram would write it."""
         callback = data if data is not None else sent.buttons()[index]["callback_data"]
         chat = self.chats[sent.chat_id]
-        return await self.push_update(
-            {
-                "callback_query": {
-                    "id": str(next(self._update_ids) + 10_000_000),
-                    "from": self.users[user_id].as_json(),
-                    "chat_instance": str(chat.id),
-                    "data": callback,
-                    "message": {
-                        "message_id": sent.message_id,
-                        "date": int(sent.at),
-                        "chat": chat.as_json(self.users),
-                        "from": self.bot.as_json(),
-                        "text": sent.text,
-                    },
-                }
+        return {
+            "callback_query": {
+                "id": str(next(self._update_ids) + 10_000_000),
+                "from": self.users[user_id].as_json(),
+                "chat_instance": str(chat.id),
+                "data": callback,
+                "message": {
+                    "message_id": sent.message_id,
+                    "date": int(sent.at),
+                    "chat": chat.as_json(self.users),
+                    "from": self.bot.as_json(),
+                    "text": sent.text,
+                },
             }
-        )
+        }
 
     async def join(self, user_id: int, chat_id: int) -> int:
         """Let a user join a group; the bot gets a chat_member update, as it asked for."""
@@ -317,12 +334,15 @@ class BotApiServer:
 
     async def push_update(self, body: dict[str, Any], update_id: int | None = None) -> int:
         """Queue an update for getUpdates (or the webhook); replaying an id replays it."""
-        update = {"update_id": update_id if update_id is not None else next(self._update_ids)}
-        update.update(body)
+        update = self.numbered(body) if update_id is None else {"update_id": update_id, **body}
         async with self._new_update:
             self._updates.append(update)
             self._new_update.notify_all()
         return int(update["update_id"])
+
+    def numbered(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Give an update body the next update id, without queueing it."""
+        return {"update_id": next(self._update_ids), **body}
 
     def sent_to(self, chat_id: int) -> list[Sent]:
         return [s for s in self.sent if s.chat_id == chat_id]
