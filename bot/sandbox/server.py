@@ -340,6 +340,11 @@ class BotApiServer:
             self._new_update.notify_all()
         return int(update["update_id"])
 
+    @property
+    def unconfirmed(self) -> int:
+        """How many updates wait to be fetched or for the offset that confirms them."""
+        return len(self._updates)
+
     def numbered(self, body: dict[str, Any]) -> dict[str, Any]:
         """Give an update body the next update id, without queueing it."""
         return {"update_id": next(self._update_ids), **body}

@@ -13,14 +13,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.demo import settled
 from bot.runtime import Runtime, make_transport
 from bot.sandbox.server import BotApiServer, Sent
 from bot.sender import SendLimits
 from models.building_chat import new_bind_code
 from models.contact_card import cards_for
-from models.inbox import unhandled
 from models.migrate import upgrade
-from models.outbox import undelivered
 from models.registry import Building, Household
 from models.role import Grant, Role, grant_role
 from models.scope import resolve_scope
@@ -64,9 +63,7 @@ class Harness:
     async def settle(self) -> None:
         """Wait until every stored update is handled and every outbox message is sent."""
         for _ in range(200):
-            async with self.store.read() as session:
-                pending, unsent = await unhandled(session), await undelivered(session)
-            if not pending and not unsent and not self.server._updates:
+            if await settled(self.server, self.store):
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError("bot did not settle")

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.demo import settled
 from bot.sandbox.server import BotApiServer
 from handlers.events import Reply
 from handlers.outgoing import enqueue
 from models.inbox import InboxUpdate
 from models.migrate import upgrade
-from models.outbox import OutboxMessage
 from models.store import Store
 from tests.chat.harness import BOT, TOKEN, seed
 
@@ -65,15 +65,11 @@ async def _start(runtime: str, url: str, store: Store) -> asyncio.subprocess.Pro
 
 
 async def _settled(server: BotApiServer, store: Store) -> bool:
+    if not await settled(server, store):
+        return False
     async with store.read() as session:
-        pending = await session.scalar(
-            select(func.count()).select_from(InboxUpdate).where(InboxUpdate.handled_at.is_(None))
-        )
-        unsent = await session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-        )
         stored = await session.scalar(select(func.count()).select_from(InboxUpdate))
-    return not pending and not unsent and stored == len(USERS) and not server._updates
+    return stored == len(USERS)
 
 
 @pytest.mark.parametrize("runtime", ["ptb", "aiogram"])
