@@ -67,10 +67,12 @@ class AiohttpRequest(BaseRequest):
         write = self._pick(write_timeout, "write")
         # aiohttp has no separate write timeout: a request may take its write and read time.
         total = None if read is None or write is None else read + write
+        pool, connect = self._pick(pool_timeout, "pool"), self._pick(connect_timeout, "connect")
         timeout = aiohttp.ClientTimeout(
             total=total,
-            connect=self._pick(pool_timeout, "pool"),
-            sock_connect=self._pick(connect_timeout, "connect"),
+            # aiohttp's `connect` covers waiting for the pool and connecting both.
+            connect=None if pool is None or connect is None else pool + connect,
+            sock_connect=connect,
             sock_read=read,
         )
         data: aiohttp.FormData | bytes | None = None

@@ -66,7 +66,8 @@ async def test_two_presses_racing_on_one_message_one_wins(store: Store) -> None:
     first = asyncio.create_task(press_and_hold())
     second = asyncio.create_task(press_second())
     await first_pressed.wait()
-    await asyncio.sleep(0.2)  # the second press is now waiting on the first one's rows
+    # The second press now waits: on PostgreSQL on the first one's rows, on SQLite on the lock.
+    await asyncio.sleep(0.2)
     release.set()
     results = await asyncio.gather(first, second)
     assert [r.action if r else None for r in results] == ["consent.agree", None]

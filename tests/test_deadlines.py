@@ -84,7 +84,7 @@ async def test_calendar_import_makes_deadlines_follow_the_official_schedule(
     bad = cli("calendar", "import", str(schedule))
     assert bad.exit_code == 2 and "第 1 行" in bad.output and "Traceback" not in bad.output
     missing = cli("calendar", "import", str(tmp_path / "nowhere.txt"))
-    assert missing.exit_code != 0 and "Traceback" not in missing.output
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
 
 
 async def test_an_estate_sets_its_own_limits_by_step_kind_and_level(store: Store, cli: Cli) -> None:
