@@ -13,7 +13,7 @@ from bot.transport import Transport
 from handlers.context import Context
 from handlers.events import Incoming, Reply
 from handlers.outgoing import add_rows, outbox_rows
-from handlers.router import handle
+from handlers.router import handle, prefetch
 from models.inbox import InboxUpdate, mark_handled, pending_updates
 from models.store import Store
 
@@ -70,16 +70,19 @@ class Worker:
     async def _batch(self, *, isolated: bool) -> int:
         async with self.store.write() as session:
             rows = await pending_updates(session, BATCH, lock=not self.store.sqlite)
+            events = [self._read(row) for row in rows]
+            # What nearly every update looks up, fetched for the whole batch at once.
+            await prefetch(session, [event for event in events if isinstance(event, Incoming)])
             failed: dict[int, str] = {}
             # The batch's answers, in the order of its updates, written with one statement.
             answers: list[dict[str, Any]] = []
-            for row in rows:
+            for row, event in zip(rows, events, strict=True):
                 if isolated:
-                    if error := await self._isolated(session, row, answers):
+                    if error := await self._isolated(session, row, event, answers):
                         failed[row.id] = error
                     continue
                 try:
-                    answers += await self._one(session, row)
+                    answers += await self._one(session, event)
                 except Exception as error:
                     raise _UpdateFailed from error
             await add_rows(session, answers)
@@ -89,20 +92,34 @@ class Worker:
                 await mark_handled(session, [row_id], why)
         return len(rows)
 
-    async def _one(self, session: AsyncSession, row: InboxUpdate) -> list[dict[str, Any]]:
+    def _read(self, row: InboxUpdate) -> Incoming | Exception | None:
+        """Translate a stored update; a payload the adapter cannot read fails that update."""
+        try:
+            return self.transport.to_event(row.payload)
+        except Exception as error:
+            return error
+
+    async def _one(
+        self, session: AsyncSession, event: Incoming | Exception | None
+    ) -> list[dict[str, Any]]:
         """Handle one update; return the outbox rows of its answers."""
-        event = self.transport.to_event(row.payload)
+        if isinstance(event, Exception):
+            raise event
         if event is None:
             return []
         return outbox_rows(await handle(session, event, self.ctx), event.user_id)
 
     async def _isolated(
-        self, session: AsyncSession, row: InboxUpdate, answers: list[dict[str, Any]]
+        self,
+        session: AsyncSession,
+        row: InboxUpdate,
+        event: Incoming | Exception | None,
+        answers: list[dict[str, Any]],
     ) -> str | None:
         """Handle one update in a savepoint; return why it failed, if it did."""
         try:
             async with session.begin_nested():
-                answers += await self._one(session, row)
+                answers += await self._one(session, event)
         except Exception as error:
             log.exception("update %s failed", row.update_id)
             answers += self._apology(row)

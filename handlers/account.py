@@ -12,6 +12,7 @@ from handlers.events import Button, Incoming, Reply, answer
 from handlers.speech import Voice
 from models import button, conversation
 from models.audit import audit
+from models.known import find
 from models.person import Person, Resident
 from models.registry import Building, Estate, Household
 from models.role import Role, live_assignments
@@ -36,7 +37,7 @@ GROUP_ONLY = frozenset({"bind"})
 
 async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
     """Show everything stored about the person."""
-    person = await session.get(Person, event.user_id)
+    person = await find(session, Person, event.user_id)
     if person is None:
         return [answer(event, say("chat.me_nothing"))]
     lines = [say("chat.me_header", user_id=person.user_id, name=person.display_name or "—")]
@@ -92,7 +93,7 @@ async def set_lang(
     language = data.get("language", "")
     if language not in dict(LANGUAGES):
         return Voice("zh_CN"), []
-    person = await session.get(Person, event.user_id)
+    person = await find(session, Person, event.user_id)
     if person is None:
         person = Person(user_id=event.user_id, display_name=event.display_name[:128])
         session.add(person)

@@ -12,6 +12,7 @@ from handlers.speech import Voice
 from models import button, conversation
 from models.audit import audit
 from models.contact_card import household_for_payload
+from models.known import find
 from models.person import Person, Resident
 from models.registry import Household
 
@@ -81,7 +82,7 @@ async def agree(
     if household is None or household.removed_at is not None:
         await conversation.end(session, event.chat_id, event.user_id)
         return [answer(event, say("chat.start_unknown_card"))]
-    person = await session.get(Person, event.user_id)
+    person = await find(session, Person, event.user_id)
     if person is None:
         person = Person(user_id=event.user_id, display_name=event.display_name[:128])
         session.add(person)

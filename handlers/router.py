@@ -17,10 +17,21 @@ from handlers import (
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer, toast
 from handlers.speech import Voice, voice_for
-from models import button, conversation
+from models import button, conversation, known
+from models.person import Person
 
 # Telegram caps a message at 4096 characters; anything longer is not a command we know.
 LONGEST_INPUT = 4096
+
+
+async def prefetch(session: AsyncSession, events: list[Incoming]) -> None:
+    """Look up, for a batch of events at once, what handling each of them asks first."""
+    await known.load(session, Person, {event.user_id for event in events})
+    await known.load(
+        session,
+        conversation.Conversation,
+        {(event.chat_id, event.user_id) for event in events if not event.joined},
+    )
 
 
 async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:

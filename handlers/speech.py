@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import pick_language, t
 from handlers.context import Context
 from handlers.events import Incoming
+from models.known import find
 from models.person import Person
-
-_KEPT = "linzhang.people"
 
 
 @dataclass(frozen=True)
@@ -35,16 +34,12 @@ class Voice:
 
 async def voice_of(session: AsyncSession, user_id: int, default: str) -> Voice:
     """Speak to someone who did not just write: their own choice, else the default."""
-    person = await session.get(Person, user_id)
+    person = await find(session, Person, user_id)
     return Voice(pick_language(person.language if person else None, None, default))
 
 
 async def voice_for(session: AsyncSession, event: Incoming, ctx: Context) -> Voice:
     """Choose the person's own choice, else their client's language, else the default."""
-    person = await session.get(Person, event.user_id)
-    if person is not None:
-        # The session holds what it loaded only while something refers to it; kept here,
-        # the handler that asks for this person next finds them without another query.
-        session.info.setdefault(_KEPT, []).append(person)
+    person = await find(session, Person, event.user_id)
     choice = person.language if person is not None else None
     return Voice(pick_language(choice, event.language_code, ctx.default_language))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, bindparam, delete
+from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.known import find
 
 # A conversation left alone this long is forgotten; the person starts again.
 LIFETIME = timedelta(hours=24)
@@ -28,7 +29,7 @@ class Conversation(Base):
 
 async def current(session: AsyncSession, chat_id: int, user_id: int) -> Conversation | None:
     """Return the live conversation of a person in a chat, forgetting an expired one."""
-    found = await session.get(Conversation, (chat_id, user_id))
+    found = await find(session, Conversation, (chat_id, user_id))
     if found is not None and found.expires_at <= utcnow():
         await session.delete(found)
         return None
@@ -39,7 +40,7 @@ async def begin(
     session: AsyncSession, chat_id: int, user_id: int, flow: str, step: str, data: dict[str, Any]
 ) -> Conversation:
     """Start (or restart) a conversation at its first step."""
-    found = await session.get(Conversation, (chat_id, user_id))
+    found = await find(session, Conversation, (chat_id, user_id))
     if found is None:
         found = Conversation(chat_id=chat_id, user_id=user_id)
         session.add(found)
@@ -50,11 +51,10 @@ async def begin(
 
 async def end(session: AsyncSession, chat_id: int, user_id: int) -> bool:
     """Leave any conversation; return whether there was one."""
-    result = await session.execute(_END, {"chat": chat_id, "user": user_id})
-    return bool(getattr(result, "rowcount", 0))
-
-
-# Built once: every finished conversation ends here.
-_END = delete(Conversation).where(
-    Conversation.chat_id == bindparam("chat"), Conversation.user_id == bindparam("user")
-)
+    # Through the session, not a bulk DELETE: the worker has usually loaded the conversation
+    # already, and a bulk DELETE would search every loaded conversation for the row it hit.
+    found = await find(session, Conversation, (chat_id, user_id))
+    if found is None:
+        return False
+    await session.delete(found)
+    return True

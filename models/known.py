@@ -1,0 +1,135 @@
+"""What a transaction has already looked up, so a batch of updates asks the database once.
+
+The worker handles a batch of updates in one transaction and nearly every update looks up its
+sender (for their language) and their conversation. `load` fetches those rows for the whole
+batch in one statement; `find` then answers from what was loaded, including "there is no such
+row", which the session's identity map cannot remember. Anything that could make a remembered
+absence untrue — adding an object with that key, an INSERT or UPSERT through the session, a
+rollback to a savepoint — forgets it.
+
+`remember` keeps the answer of a query (a building's name, a group's head) for the rest of the
+transaction, and forgets it as soon as a row of a table it was read from changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from itertools import chain
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, event, inspect, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql import Select
+
+from models.base import Base
+
+T = TypeVar("T", bound=Base)
+V = TypeVar("V")
+
+_KEY = "linzhang.known"
+_ANSWERS = "linzhang.answers"
+# What was found is held here too: the session forgets an object nothing refers to.
+Known = dict[tuple[type[Base], Any], Base | None]
+
+
+async def find(session: AsyncSession, model: type[T], key: Any) -> T | None:
+    """Return the row with this primary key, asking the database only if nobody has yet."""
+    known: Known = session.info.setdefault(_KEY, {})
+    entry = (model, key)
+    if entry in known and known[entry] is None:
+        return None
+    # A row found earlier is in the identity map: this costs no statement.
+    found = await session.get(model, key)
+    known[entry] = found
+    return found
+
+
+async def load(session: AsyncSession, model: type[Base], keys: Iterable[Any]) -> None:
+    """Look up many rows by primary key in one statement; remember which do not exist."""
+    known: Known = session.info.setdefault(_KEY, {})
+    wanted = {key for key in keys if (model, key) not in known}
+    if not wanted:
+        return
+    mapper = inspect(model)
+    for row in await session.scalars(_by_keys(model), {"keys": list(wanted)}):
+        identity = mapper.primary_key_from_instance(row)
+        key = identity[0] if len(identity) == 1 else tuple(identity)
+        known[(model, key)] = row
+        wanted.discard(key)
+    known.update({(model, key): None for key in wanted})
+
+
+async def remember(
+    session: AsyncSession,
+    key: tuple[Any, ...],
+    tables: tuple[type[Base], ...],
+    ask: Callable[[], Awaitable[V]],
+) -> V:
+    """Return the answer already given to this question in this transaction, else ask."""
+    answers: dict[tuple[Any, ...], tuple[tuple[type[Base], ...], Any]] = session.info.setdefault(
+        _ANSWERS, {}
+    )
+    if key in answers and not _changing(session, tables):
+        return answers[key][1]  # type: ignore[no-any-return]
+    answer = await ask()
+    answers[key] = (tables, answer)
+    return answer
+
+
+def _changing(session: AsyncSession, tables: tuple[type[Base], ...]) -> bool:
+    # Changes not yet flushed: asking again would flush them first and see them.
+    return any(isinstance(o, tables) for o in chain(session.new, session.dirty, session.deleted))
+
+
+def _forget(session: Session, changed: set[type[Any]]) -> None:
+    answers = session.info.get(_ANSWERS)
+    if answers:
+        for key in [k for k, (tables, _) in answers.items() if changed.intersection(tables)]:
+            del answers[key]
+
+
+_STATEMENTS: dict[type[Base], Select[Any]] = {}
+
+
+def _by_keys(model: type[Base]) -> Select[Any]:
+    # Built once per model: building a statement costs about as much as running it.
+    if model not in _STATEMENTS:
+        columns = inspect(model).primary_key
+        key = columns[0] if len(columns) == 1 else tuple_(*columns)
+        _STATEMENTS[model] = select(model).where(key.in_(bindparam("keys", expanding=True)))
+    return _STATEMENTS[model]
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _added(session: Session, instance: Any) -> None:
+    known: Known | None = session.info.get(_KEY)
+    if known:
+        identity = inspect(type(instance)).primary_key_from_instance(instance)
+        key = identity[0] if len(identity) == 1 else tuple(identity)
+        known.pop((type(instance), key), None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_select or state.bind_mapper is None:
+        return
+    model = state.bind_mapper.class_
+    _forget(state.session, {model})
+    known: Known | None = state.session.info.get(_KEY)
+    if known and state.is_insert:
+        for entry in [entry for entry, row in known.items() if entry[0] is model and row is None]:
+            del known[entry]
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: Any) -> None:
+    if session.info.get(_ANSWERS):
+        changed = chain(session.new, session.dirty, session.deleted)
+        _forget(session, {type(instance) for instance in changed})
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _previous: Any) -> None:
+    session.info.pop(_KEY, None)
+    session.info.pop(_ANSWERS, None)
