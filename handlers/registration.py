@@ -90,13 +90,12 @@ async def agree(
         person.display_name = event.display_name[:128]
     resident = Resident(household_id=household.id, user_id=event.user_id)
     session.add(resident)
-    await session.flush()
     audit(
         session,
         f"user:{event.user_id}",
         "resident.bind",
         "resident",
-        resident.id,
+        resident,
         after={"household_id": household.id, "user_id": event.user_id},
     )
     await conversation.end(session, event.chat_id, event.user_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.later import add_later
 
 
 class AuditEntry(Base):
@@ -35,15 +36,26 @@ def audit(
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Add an audit entry to the session's transaction, so it commits with the change."""
-    entry = AuditEntry(
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        before=before,
-        after=after,
-    )
-    session.add(entry)
-    return entry
+) -> None:
+    """Note an audit entry in the session's transaction, so it commits with the change.
+
+    `entity_id` may be the changed row itself when it has no id yet; the entry is written
+    just before the commit, after the row has been given one.
+    """
+    at = utcnow()
+
+    def row() -> dict[str, Any]:
+        key = entity_id
+        if isinstance(key, Base):
+            key = inspect(key).identity[0]  # type: ignore[index]
+        return {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "entity_id": None if key is None else str(key),
+            "before": before,
+            "after": after,
+        }
+
+    add_later(session, AuditEntry, row)

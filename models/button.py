@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, String, bindparam, select, update
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.later import add_later
 
 # Issued to this "user", a button may be pressed by anyone in its chat, again and again
 # (a group's "me too"); what it does must then be safe for anyone there to do.
@@ -52,20 +54,23 @@ def issue(
 ) -> list[str]:
     """Issue one token per (action, data) choice, all spent when any one is pressed."""
     group = secrets.token_urlsafe(TOKEN_BYTES)
+    now = utcnow()
     tokens = []
     for action, data in choices:
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        session.add(
-            ButtonToken(
-                token=token,
-                user_id=user_id,
-                chat_id=chat_id,
-                action=action,
-                data=data,
-                group=group,
-                expires_at=utcnow() + lifetime,
-            )
-        )
+        row = {
+            "token": token,
+            "user_id": user_id,
+            "chat_id": chat_id,
+            "action": action,
+            "data": data,
+            "group": group,
+            "created_at": now,
+            "expires_at": now + lifetime,
+            "used_at": None,
+        }
+        # Nobody can press it before the message carrying it is sent, after the commit.
+        add_later(session, ButtonToken, partial(dict, row))
         tokens.append(token)
     return tokens
 
