@@ -50,6 +50,8 @@ async def test_entries_are_written_at_commit_naming_rows_that_got_their_id_on_fl
 
 async def test_a_transaction_rolled_back_writes_none(store: Store) -> None:
     async with AsyncSession(store.engine) as session:
+        session.add(Person(user_id=1, display_name="甲"))
+        await session.flush()
         audit(session, "cli", "lost", "person", 1)
         await session.rollback()
         audit(session, "cli", "next", "person", 2)
