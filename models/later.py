@@ -26,7 +26,7 @@ Row = Callable[[], dict[str, Any]]
 
 
 def add_later(session: AsyncSession | Session, model: type[Base], row: Row) -> None:
-    """Write a row of `model` when the transaction under way commits; `row` makes its values then."""
+    """Write a row of `model` when the transaction under way commits; `row` makes it then."""
     session.info.setdefault(_ROWS, []).append((model, row))
 
 
