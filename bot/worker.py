@@ -15,6 +15,7 @@ from handlers.events import Incoming, Reply
 from handlers.outgoing import add_rows, outbox_rows
 from handlers.router import handle, prefetch
 from models.inbox import InboxUpdate, mark_handled, pending_updates
+from models.pending import flush_when_touched
 from models.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ class Worker:
     async def _batch(self, *, isolated: bool) -> int:
         async with self.store.write() as session:
             rows = await pending_updates(session, BATCH, lock=not self.store.sqlite)
+            # What one update writes is seldom read by the next: written when something
+            # reads it, or at the end, a batch's rows for a table go in one statement.
+            flush_when_touched(session)
             events = [self._read(row) for row in rows]
             # What nearly every update looks up, fetched for the whole batch at once.
             await prefetch(session, [event for event in events if isinstance(event, Incoming)])
@@ -83,6 +87,11 @@ class Worker:
                     continue
                 try:
                     answers += await self._one(session, event)
+                except Exception as error:
+                    raise _UpdateFailed from error
+            if not isolated:
+                try:
+                    await session.flush()  # a write refused here is an update's failure
                 except Exception as error:
                     raise _UpdateFailed from error
             await add_rows(session, answers)

@@ -44,12 +44,14 @@ _NAMES = (
 async def head_line(session: AsyncSession, household: Household, today: date, say: Voice) -> str:
     """Name the household's neighbour head, or say one is still to be elected."""
     group = household.neighbour_group_id
-    # Neighbours of one group register together: their answers name the same head.
+    # Neighbours of one group register together: their answers name the same head. A new
+    # person is nobody's head until a role is assigned, which changes RoleAssignment.
     heads = await remember(
         session,
         ("heads", group, today),
         (RoleAssignment, Person),
         partial(heads_of_groups, session, {group}, today),
+        grows=(Person,),
     )
     name, phone = heads.get(household.neighbour_group_id, (None, None))
     if name is None and phone is None:

@@ -14,6 +14,7 @@ transaction, and forgets it as soon as a row of a table it was read from changes
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import Select
 
 from models.base import Base
+from models.pending import altered_tables, new_row_tables
 
 T = TypeVar("T", bound=Base)
 V = TypeVar("V")
@@ -65,27 +67,43 @@ async def remember(
     key: tuple[Any, ...],
     tables: tuple[type[Base], ...],
     ask: Callable[[], Awaitable[V]],
+    *,
+    grows: tuple[type[Base], ...] = (),
 ) -> V:
-    """Return the answer already given to this question in this transaction, else ask."""
-    answers: dict[tuple[Any, ...], tuple[tuple[type[Base], ...], Any]] = session.info.setdefault(
-        _ANSWERS, {}
+    """Return the answer already given to this question in this transaction, else ask.
+
+    The answer is forgotten when a row of `tables` changes, is deleted or is added; for
+    `grows`, only changes and deletions count, because a new row cannot change the answer.
+    """
+    answers: dict[tuple[Any, ...], _Answer] = session.info.setdefault(_ANSWERS, {})
+    found = answers.get(key)
+    if found is not None and not found.stale(new_row_tables(session), altered_tables(session)):
+        return found.value  # type: ignore[no-any-return]
+    value = await ask()
+    answers[key] = _Answer(
+        frozenset(model.__table__ for model in tables if model not in grows),
+        frozenset(model.__table__ for model in tables),
+        value,
     )
-    if key in answers and not _changing(session, tables):
-        return answers[key][1]  # type: ignore[no-any-return]
-    answer = await ask()
-    answers[key] = (tables, answer)
-    return answer
+    return value
 
 
-def _changing(session: AsyncSession, tables: tuple[type[Base], ...]) -> bool:
-    # Changes not yet flushed: asking again would flush them first and see them.
-    return any(isinstance(o, tables) for o in chain(session.new, session.dirty, session.deleted))
+@dataclass(frozen=True)
+class _Answer:
+    new_rows_change: frozenset[Any]
+    changes_change: frozenset[Any]
+    value: Any
+
+    def stale(self, new: set[Any], altered: set[Any]) -> bool:
+        return not (
+            self.new_rows_change.isdisjoint(new) and self.changes_change.isdisjoint(altered)
+        )
 
 
-def _forget(session: Session, changed: set[type[Any]]) -> None:
-    answers = session.info.get(_ANSWERS)
+def _forget(session: Session, new: set[Any], altered: set[Any]) -> None:
+    answers: dict[tuple[Any, ...], _Answer] | None = session.info.get(_ANSWERS)
     if answers:
-        for key in [k for k, (tables, _) in answers.items() if changed.intersection(tables)]:
+        for key in [k for k, answer in answers.items() if answer.stale(new, altered)]:
             del answers[key]
 
 
@@ -115,7 +133,10 @@ def _executed(state: ORMExecuteState) -> None:
     if state.is_select or state.bind_mapper is None:
         return
     model = state.bind_mapper.class_
-    _forget(state.session, {model})
+    tables = set(state.bind_mapper.tables)
+    _forget(
+        state.session, tables if state.is_insert else set(), set() if state.is_insert else tables
+    )
     known: Known | None = state.session.info.get(_KEY)
     if known and state.is_insert:
         for entry in [entry for entry, row in known.items() if entry[0] is model and row is None]:
@@ -125,8 +146,13 @@ def _executed(state: ORMExecuteState) -> None:
 @event.listens_for(Session, "after_flush")
 def _flushed(session: Session, _context: Any) -> None:
     if session.info.get(_ANSWERS):
-        changed = chain(session.new, session.dirty, session.deleted)
-        _forget(session, {type(instance) for instance in changed})
+        new = {table for o in session.new for table in inspect(o).mapper.tables}
+        altered = {
+            table
+            for o in chain(session.dirty, session.deleted)
+            for table in inspect(o).mapper.tables
+        }
+        _forget(session, new, altered)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -139,3 +139,31 @@ async def test_a_person_registered_earlier_in_the_batch_is_known_to_later_update
         )
     assert answers[-2]["text"].startswith("登记成功")
     assert "芙蓉花园/1栋/1单元/101" in answers[-1]["text"]
+
+
+async def test_an_answer_that_new_rows_cannot_change_survives_them(store: Store) -> None:
+    async with store.write() as session:
+        session.add(Person(user_id=1, display_name="甲"))
+        await session.flush()
+        asked: list[str] = []
+
+        async def name() -> str:
+            found = await session.scalar(select(Person.display_name).where(Person.user_id == 1))
+            assert found is not None
+            asked.append(found)
+            return found
+
+        async def remembered() -> str:
+            return await remember(session, ("name", 1), (Person,), name, grows=(Person,))
+
+        assert await remembered() == "甲"
+        session.add(Person(user_id=2, display_name="乙"))
+        await session.flush()
+        assert await remembered() == "甲"
+        assert asked == ["甲"]
+
+        person = await find(session, Person, 1)
+        assert person is not None
+        person.display_name = "甲乙"
+        assert await remembered() == "甲乙"
+        assert asked == ["甲", "甲乙"]

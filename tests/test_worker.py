@@ -69,3 +69,42 @@ async def test_a_failing_update_gets_an_apology_and_its_neighbours_commit(store:
         4: (True, "RuntimeError"),
     }
     assert people == []
+
+
+@pytest.fixture
+def refused_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
+        replies = await real_handle(session, event, ctx)
+        if event.user_id == BAD:
+            # Not flushed: the database refuses it only when the batch's writes go in.
+            session.add(Person(user_id=GOOD, display_name="a second 居民501"))
+        return replies
+
+    monkeypatch.setattr("bot.worker.handle", handle)
+
+
+@pytest.mark.usefixtures("refused_at_the_end")
+async def test_a_write_refused_when_the_batch_is_written_fails_only_its_update(
+    store: Store,
+) -> None:
+    transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
+    transport.username = "LinzhangTestBot"
+    ctx = Context("LinzhangTestBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
+    server = BotApiServer("4242:TOKEN", "LinzhangTestBot")  # writes the updates; never started
+    for user in (GOOD, BAD):
+        server.add_user(user, f"居民{user}", "zh-hans")
+    async with store.write() as session:
+        session.add(Person(user_id=GOOD, display_name="居民501"))
+        updates = [server.numbered(server.text_message(user, "/help")) for user in (GOOD, BAD)]
+        await store_updates(session, BOT_ID, updates)
+
+    assert await Worker(store, transport, ctx, asyncio.Event()).run_once() == 2
+
+    async with store.read() as session:
+        sent = {m.chat_id: m.params["text"] for m in await session.scalars(select(OutboxMessage))}
+        errors = {u.update_id: u.error for u in await session.scalars(select(InboxUpdate))}
+        people = list(await session.scalars(select(Person.display_name)))
+    assert sent[GOOD].startswith("您可以使用这些命令：")
+    assert sent[BAD] == "抱歉，处理时出了点问题，请稍后再试。您的信息没有丢失。"
+    assert errors == {1: None, 2: "IntegrityError"}
+    assert people == ["居民501"]
