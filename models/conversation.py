@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
-from models.known import find
+from models.known import delete, find
 
 # A conversation left alone this long is forgotten; the person starts again.
 LIFETIME = timedelta(hours=24)
@@ -31,7 +31,7 @@ async def current(session: AsyncSession, chat_id: int, user_id: int) -> Conversa
     """Return the live conversation of a person in a chat, forgetting an expired one."""
     found = await find(session, Conversation, (chat_id, user_id))
     if found is not None and found.expires_at <= utcnow():
-        await session.delete(found)
+        await delete(session, found)
         return None
     return found
 
@@ -56,5 +56,5 @@ async def end(session: AsyncSession, chat_id: int, user_id: int) -> bool:
     found = await find(session, Conversation, (chat_id, user_id))
     if found is None:
         return False
-    await session.delete(found)
+    await delete(session, found)
     return True

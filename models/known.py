@@ -39,12 +39,32 @@ async def find(session: AsyncSession, model: type[T], key: Any) -> T | None:
     """Return the row with this primary key, asking the database only if nobody has yet."""
     known: Known = session.info.setdefault(_KEY, {})
     entry = (model, key)
-    if entry in known and known[entry] is None:
-        return None
-    # A row found earlier is in the identity map: this costs no statement.
+    if entry in known:
+        found = known[entry]
+        if found is None:
+            return None
+        state = inspect(found)
+        # Added, or loaded and still live here. (Deleted through `delete` it is None above.)
+        if (state.pending or state.persistent) and state.session is session.sync_session:
+            return found  # type: ignore[return-value]
     found = await session.get(model, key)
     known[entry] = found
     return found
+
+
+async def delete(session: AsyncSession, row: Base) -> None:
+    """Delete a row; `find` knows at once that it is gone.
+
+    Until the deletion is flushed the session would still hand the row out by its key, and
+    an object added with the same key is written as an update of it (SQLAlchemy's row switch).
+    """
+    await session.delete(row)
+    session.info.setdefault(_KEY, {})[(type(row), _key_of(row))] = None
+
+
+def _key_of(row: Any) -> Any:
+    identity = inspect(type(row)).primary_key_from_instance(row)
+    return identity[0] if len(identity) == 1 else tuple(identity)
 
 
 async def load(session: AsyncSession, model: type[Base], keys: Iterable[Any]) -> None:
@@ -53,10 +73,8 @@ async def load(session: AsyncSession, model: type[Base], keys: Iterable[Any]) ->
     wanted = {key for key in keys if (model, key) not in known}
     if not wanted:
         return
-    mapper = inspect(model)
     for row in await session.scalars(_by_keys(model), {"keys": list(wanted)}):
-        identity = mapper.primary_key_from_instance(row)
-        key = identity[0] if len(identity) == 1 else tuple(identity)
+        key = _key_of(row)
         known[(model, key)] = row
         wanted.discard(key)
     known.update({(model, key): None for key in wanted})
@@ -122,10 +140,9 @@ def _by_keys(model: type[Base]) -> Select[Any]:
 @event.listens_for(Session, "transient_to_pending")
 def _added(session: Session, instance: Any) -> None:
     known: Known | None = session.info.get(_KEY)
-    if known:
-        identity = inspect(type(instance)).primary_key_from_instance(instance)
-        key = identity[0] if len(identity) == 1 else tuple(identity)
-        known.pop((type(instance), key), None)
+    if known is not None:
+        # Found by its key from now on, though not yet written.
+        known[(type(instance), _key_of(instance))] = instance
 
 
 @event.listens_for(Session, "do_orm_execute")

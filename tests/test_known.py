@@ -14,10 +14,12 @@ from bot.ptb_adapter import PtbTransport
 from bot.sandbox.server import BotApiServer, Sent
 from bot.worker import Worker
 from handlers.context import Context
+from models import conversation
 from models.contact_card import cards_for
 from models.inbox import store_updates
 from models.known import find, load, remember
 from models.outbox import OutboxMessage
+from models.pending import flush_when_touched
 from models.person import Person
 from models.registry import Building, Estate, Household
 from models.store import Store
@@ -167,3 +169,23 @@ async def test_an_answer_that_new_rows_cannot_change_survives_them(store: Store)
         person.display_name = "甲乙"
         assert await remembered() == "甲乙"
         assert asked == ["甲", "甲乙"]
+
+
+@pytest.mark.parametrize("when_touched", [False, True], ids=["autoflush", "flush_when_touched"])
+async def test_a_conversation_ended_and_begun_again_in_one_transaction_is_the_new_one(
+    store: Store, when_touched: bool
+) -> None:
+    async with store.write() as session:
+        if when_touched:
+            flush_when_touched(session)
+        await conversation.begin(session, 1, 1, "registration", "consent", {})
+        await session.flush()
+        assert await conversation.end(session, 1, 1)
+        assert await conversation.current(session, 1, 1) is None
+        assert not await conversation.end(session, 1, 1)
+        await conversation.begin(session, 1, 1, "request", "kind", {"n": 2})
+        again = await conversation.current(session, 1, 1)
+        assert again is not None and again.flow == "request"
+    async with store.read() as session:
+        stored = list(await session.scalars(select(conversation.Conversation)))
+    assert [(c.flow, c.step, c.data) for c in stored] == [("request", "kind", {"n": 2})]
