@@ -16,7 +16,7 @@ from bot.transport import Permanent, RetryAfter, Transient, Transport
 from handlers.delivery import undelivered
 from handlers.outgoing import enqueue
 from models.base import utcnow
-from models.outbox import OutboxMessage, next_per_chat
+from models.outbox import Due, OutboxMessage, next_per_chat
 from models.store import Store
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,16 @@ class Sender:
 
     async def send_some(self, batch: int = 200) -> float:
         """Send what may be sent now; return how long to wait before looking again."""
-        due = await self._due(batch)
-        # Marks wait in the journal until they matter: a chat whose oldest message is sent but
-        # not yet marked shows that message again, and would hold back the rest of the chat.
-        if self.journal is not None and self.journal.pending:
-            sent = {outcome.outbox_id for outcome in self.journal.pending}
-            if not due or len(sent) >= batch or any(m.id in sent for m in due):
-                await self.apply_journal()
-                due = await self._due(batch)
+        # Marks wait in the journal until the journal is full or nothing is due: the messages
+        # it holds count as sent, so the next message of their chat can go without first
+        # writing the marks (a write would queue behind the worker's batch).
+        sent = self._journaled()
+        if len(sent) >= batch:
+            await self.apply_journal()
+            sent = set()
+        due = await self._due(batch, sent)
+        if not due and sent:
+            await self.apply_journal()
         if not due:
             return 1.0
         now = time.monotonic()
@@ -140,11 +142,17 @@ class Sender:
             await self._deliver(message)
         return 0.0
 
-    async def _due(self, batch: int) -> list[OutboxMessage]:
+    async def _due(self, batch: int, sent: set[int]) -> list[Due]:
         async with self.store.read() as session:
-            return await next_per_chat(session, batch, utcnow())
+            return await next_per_chat(session, batch, utcnow(), sent)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    def _journaled(self) -> set[int]:
+        """The messages sent whose marks are only in the journal so far."""
+        if self.journal is None:
+            return set()
+        return {outcome.outbox_id for outcome in self.journal.pending}
+
+    async def _deliver(self, message: Due) -> None:
         try:
             result = await self.transport.call(message.method, message.params)
         except RetryAfter as error:
@@ -186,21 +194,21 @@ class Sender:
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(outcome)])
 
-    def _ready_at(self, message: OutboxMessage, now: float) -> float:
+    def _ready_at(self, message: Due, now: float) -> float:
         """Pace pushes; answer a person's own action at once, unless the server said wait."""
         # An answer goes to the private chat of the person who acted; into a group it is paced.
         if message.method == "answerCallbackQuery" or message.cause_user_id == message.chat_id:
             return max(now, self.pacer.held_until(message.chat_id))
         return self.pacer.ready_at(message.chat_id, message.is_group, now)
 
-    def _record(self, message: OutboxMessage) -> None:
+    def _record(self, message: Due) -> None:
         if message.method == "answerCallbackQuery":
             return  # not a message in the chat; Telegram does not count it
         # Counted when the answer is back: the server saw the request no later than that, so
         # spacing from this moment keeps its window (measured at arrival) under the limit.
         self.pacer.record(message.chat_id, message.is_group, time.monotonic())
 
-    async def _failed(self, message: OutboxMessage, error: str) -> None:
+    async def _failed(self, message: Due, error: str) -> None:
         """Record a send that can never succeed; tell the notice's author, if someone was."""
         async with self.store.write() as session:
             await session.execute(

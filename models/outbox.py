@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, and_, func, select, text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
@@ -42,30 +44,64 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(String(200))
 
 
-async def next_per_chat(session: AsyncSession, limit: int, now: datetime) -> list[OutboxMessage]:
+@dataclass(frozen=True)
+class Due:
+    """What the sender needs of a pending message: plain values, not a loaded row."""
+
+    id: int
+    chat_id: int
+    is_group: bool
+    method: str
+    params: dict[str, Any]
+    cause_user_id: int | None
+    attempts: int
+
+
+async def next_per_chat(
+    session: AsyncSession, limit: int, now: datetime, sent: Collection[int] = ()
+) -> list[Due]:
     """Return the oldest pending message of each chat that is due, oldest first.
 
     Only a chat's oldest pending message is eligible, so order within a chat is kept even
-    while an earlier message waits out a retry.
+    while an earlier message waits out a retry. `sent` names messages already sent whose
+    marks have not reached the database yet: they count as sent.
     """
-    pending = and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
-    earlier = aliased(OutboxMessage)
-    oldest = (
-        select(func.min(earlier.id))
-        .where(earlier.sent_at.is_(None), earlier.failed_at.is_(None))
-        .group_by(earlier.chat_id)
+    # Never empty: SQLite plans an empty NOT IN (a subquery SQLAlchemy writes) far worse.
+    skip = sorted(sent) or [0]
+    rows = await session.execute(_NEXT_PER_CHAT, {"now": now, "limit": limit, "sent": skip})
+    return [Due(*row) for row in rows]
+
+
+# Built once: the sender asks every round.
+_pending = aliased(OutboxMessage)
+_NEXT_PER_CHAT = (
+    select(
+        OutboxMessage.id,
+        OutboxMessage.chat_id,
+        OutboxMessage.is_group,
+        OutboxMessage.method,
+        OutboxMessage.params,
+        OutboxMessage.cause_user_id,
+        OutboxMessage.attempts,
     )
-    query = (
-        select(OutboxMessage)
-        .where(
-            pending,
-            OutboxMessage.id.in_(oldest),
-            (OutboxMessage.not_before.is_(None)) | (OutboxMessage.not_before <= now),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
+    .where(
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.id.not_in(bindparam("sent", expanding=True)),
+        OutboxMessage.id.in_(
+            select(func.min(_pending.id))
+            .where(
+                _pending.sent_at.is_(None),
+                _pending.failed_at.is_(None),
+                _pending.id.not_in(bindparam("sent", expanding=True)),
+            )
+            .group_by(_pending.chat_id)
+        ),
+        (OutboxMessage.not_before.is_(None)) | (OutboxMessage.not_before <= bindparam("now")),
     )
-    return list((await session.scalars(query)).all())
+    .order_by(OutboxMessage.id)
+    .limit(bindparam("limit"))
+)
 
 
 async def undelivered(session: AsyncSession) -> int:
