@@ -35,12 +35,11 @@ class OutboxJournal:
 
     def record(self, outcome: Outcome) -> None:
         """Write one outcome through to the kernel before anything else is sent."""
-        line = {
-            "id": outcome.outbox_id,
-            "at": outcome.at.isoformat(),
-            "message_id": outcome.message_id,
-        }
-        os.write(self._fd, (json.dumps(line, ensure_ascii=False) + "\n").encode())
+        # One JSON object per line, written out by hand: every send writes one.
+        message_id = "null" if outcome.message_id is None else int(outcome.message_id)
+        at = outcome.at.isoformat()
+        line = f'{{"id": {int(outcome.outbox_id)}, "at": "{at}", "message_id": {message_id}}}\n'
+        os.write(self._fd, line.encode())
         self.pending.append(outcome)
 
     def clear(self) -> None:

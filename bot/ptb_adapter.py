@@ -18,6 +18,13 @@ from bot.ptb_request import AiohttpRequest
 from bot.update_event import to_event
 from handlers.events import Incoming
 
+# We call methods by name on purpose (the outbox stores method + params); PTB warns about that
+# for methods it also wraps. Filtered once here: a catch_warnings block per call costs more
+# than the call's own bookkeeping, and resets every module's warning cache each time.
+warnings.filterwarnings(
+    "ignore", r"Please use 'Bot\..*' instead of 'Bot\.do_api_request", PTBUserWarning
+)
+
 
 class PtbTransport:
     def __init__(self, token: str, api_url: str) -> None:
@@ -71,13 +78,7 @@ class PtbTransport:
     async def _request(
         self, method: str, params: dict[str, Any], read_timeout: float | None = None
     ) -> Any:
-        # We call methods by name on purpose (the outbox stores method + params); PTB warns
-        # about that for methods it also wraps.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PTBUserWarning)
-            return await self._bot.do_api_request(
-                method, api_kwargs=params, read_timeout=read_timeout
-            )
+        return await self._bot.do_api_request(method, api_kwargs=params, read_timeout=read_timeout)
 
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
         member = await self._bot.get_chat_member(chat_id, user_id)
