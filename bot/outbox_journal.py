@@ -3,8 +3,9 @@
 The promise is "after a crash at most the one message in flight is sent twice". Marking each
 message in its own transaction keeps it but costs a commit per message; instead each outcome is
 written here (one `write` to a file the kernel keeps even when the process is killed) before the
-next send, and the marks reach the database in one transaction per round. A restarted sender
-applies whatever the journal still holds before it sends anything.
+next send, and the marks reach the database in one transaction when the journal fills or
+nothing is due. Until then the sender counts the messages here as sent; a restarted sender does
+the same with whatever the journal still holds.
 """
 
 from __future__ import annotations
