@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
@@ -13,7 +12,7 @@ from models import button, conversation
 from models.audit import audit
 from models.contact_card import household_for_payload
 from models.known import find
-from models.person import Person, Resident
+from models.person import Person, Resident, bindings
 from models.registry import Household
 
 FLOW = "registration"
@@ -111,12 +110,5 @@ async def decline(session: AsyncSession, event: Incoming, say: Voice) -> list[Re
 
 
 async def _resident(session: AsyncSession, household_id: int, user_id: int) -> Resident | None:
-    return await session.scalar(_RESIDENT, {"household": household_id, "user": user_id})
-
-
-# Built once: asked on every /start with a card.
-_RESIDENT = select(Resident).where(
-    Resident.household_id == bindparam("household"),
-    Resident.user_id == bindparam("user"),
-    Resident.unbound_at.is_(None),
-)
+    homes = await bindings(session, user_id)
+    return next((r for r in homes if r.household_id == household_id), None)

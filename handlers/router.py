@@ -18,7 +18,8 @@ from handlers.context import Context
 from handlers.events import Incoming, Reply, answer, toast
 from handlers.speech import Voice, voice_for
 from models import button, conversation, known
-from models.person import Person
+from models.person import Person, prefetch_bindings
+from models.role import prefetch_held
 
 # Telegram caps a message at 4096 characters; anything longer is not a command we know.
 LONGEST_INPUT = 4096
@@ -31,6 +32,12 @@ async def prefetch(session: AsyncSession, events: list[Incoming]) -> None:
         session,
         conversation.Conversation,
         {(event.chat_id, event.user_id) for event in events if not event.joined},
+    )
+    # Registration asks whether someone already lives there; /help and /me, what they hold.
+    starting = {e.user_id for e in events if e.command == "start" and e.args and not e.in_group}
+    await prefetch_bindings(session, starting)
+    await prefetch_held(
+        session, {e.user_id for e in events if e.command in ("help", "me", "my", "tasks")}
     )
 
 

@@ -3,12 +3,13 @@
 The worker handles a batch of updates in one transaction and nearly every update looks up its
 sender (for their language) and their conversation. `load` fetches those rows for the whole
 batch in one statement; `find` then answers from what was loaded, including "there is no such
-row", which the session's identity map cannot remember. Anything that could make a remembered
-absence untrue — adding an object with that key, an INSERT or UPSERT through the session, a
-rollback to a savepoint — forgets it.
+row", which the session's identity map cannot remember. An object added to the session is
+found by its key at once, a row removed with `delete` is gone at once, and an INSERT or UPSERT,
+a bulk DELETE or a rollback to a savepoint makes the rows of that table be asked for again.
 
-`remember` keeps the answer of a query (a building's name, a group's head) for the rest of the
-transaction, and forgets it as soon as a row of a table it was read from changes.
+`remember` keeps the answer of a query (a building's name, a group's head, someone's roles) for
+the rest of the transaction, and forgets it as soon as a row of a table it was read from
+changes; `seed` gives the answers for a whole batch read in one statement.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ async def delete(session: AsyncSession, row: Base) -> None:
 
 
 def _key_of(row: Any) -> Any:
+    """The row's primary key, None while the database has yet to give it one."""
     identity = inspect(type(row)).primary_key_from_instance(row)
+    if None in identity:
+        return None
     return identity[0] if len(identity) == 1 else tuple(identity)
 
 
@@ -106,6 +110,24 @@ async def remember(
     return value
 
 
+def seed(
+    session: AsyncSession,
+    tables: tuple[type[Base], ...],
+    answers: dict[tuple[Any, ...], Any],
+    *,
+    grows: tuple[type[Base], ...] = (),
+) -> None:
+    """Give the answers to many questions at once (a batch's, read in one statement)."""
+    given = _Answer(
+        frozenset(model.__table__ for model in tables if model not in grows),
+        frozenset(model.__table__ for model in tables),
+        None,
+    )
+    kept: dict[tuple[Any, ...], _Answer] = session.info.setdefault(_ANSWERS, {})
+    for key, value in answers.items():
+        kept[key] = _Answer(given.new_rows_change, given.changes_change, value)
+
+
 @dataclass(frozen=True)
 class _Answer:
     new_rows_change: frozenset[Any]
@@ -140,9 +162,10 @@ def _by_keys(model: type[Base]) -> Select[Any]:
 @event.listens_for(Session, "transient_to_pending")
 def _added(session: Session, instance: Any) -> None:
     known: Known | None = session.info.get(_KEY)
-    if known is not None:
+    key = _key_of(instance)
+    if known is not None and key is not None:
         # Found by its key from now on, though not yet written.
-        known[(type(instance), _key_of(instance))] = instance
+        known[(type(instance), key)] = instance
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -155,8 +178,9 @@ def _executed(state: ORMExecuteState) -> None:
         state.session, tables if state.is_insert else set(), set() if state.is_insert else tables
     )
     known: Known | None = state.session.info.get(_KEY)
-    if known and state.is_insert:
-        for entry in [entry for entry, row in known.items() if entry[0] is model and row is None]:
+    if known and (state.is_insert or state.is_delete):
+        # New rows may now exist, or loaded ones be gone: ask for this table's rows again.
+        for entry in [entry for entry in known if entry[0] is model]:
             del known[entry]
 
 

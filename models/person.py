@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
+from functools import partial
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
+from models.known import remember, seed
 from models.registry import Household
 
 
@@ -40,3 +45,37 @@ class Resident(Base):
 
     household: Mapped[Household] = relationship()
     person: Mapped[Person] = relationship()
+
+
+async def bindings(session: AsyncSession, user_id: int) -> list[Resident]:
+    """The households a person is bound to now: once per transaction, or read for the
+    worker's whole batch by `prefetch_bindings`."""
+    return await remember(
+        session, _bindings_key(user_id), (Resident,), partial(_bindings, session, user_id)
+    )
+
+
+async def prefetch_bindings(session: AsyncSession, user_ids: Collection[int]) -> None:
+    """Read the bindings of many people in one statement, for `bindings`."""
+    bound: dict[tuple[Any, ...], list[Resident]] = {_bindings_key(u): [] for u in user_ids}
+    if not bound:
+        return
+    for resident in await session.scalars(_BOUND_ANY, {"users": sorted(user_ids)}):
+        bound[_bindings_key(resident.user_id)].append(resident)
+    seed(session, (Resident,), bound)
+
+
+def _bindings_key(user_id: int) -> tuple[str, int]:
+    return ("households of", user_id)
+
+
+async def _bindings(session: AsyncSession, user_id: int) -> list[Resident]:
+    return list((await session.scalars(_BOUND_ANY, {"users": [user_id]})).all())
+
+
+# Built once: asked on every registration.
+_BOUND_ANY = (
+    select(Resident)
+    .where(Resident.user_id.in_(bindparam("users", expanding=True)), Resident.unbound_at.is_(None))
+    .order_by(Resident.id)
+)

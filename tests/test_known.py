@@ -22,6 +22,8 @@ from models.outbox import OutboxMessage
 from models.pending import flush_when_touched
 from models.person import Person
 from models.registry import Building, Estate, Household
+from models.role import Role, RoleAssignment, live_assignments, prefetch_held
+from models.scope import ScopeKind
 from models.store import Store
 from tests.registry_factory import make_estate
 
@@ -106,10 +108,8 @@ async def _consent_question(session: AsyncSession, user: int) -> Sent:
     return Sent(user, message.id, message.params["text"], message.params["reply_markup"], "", 0)
 
 
-async def test_a_person_registered_earlier_in_the_batch_is_known_to_later_updates(
-    store: Store,
-) -> None:
-    """The batch looked the person up before they existed; /me after agreeing must see them."""
+async def _asked_to_consent(store: Store) -> tuple[Worker, BotApiServer, str]:
+    """A resident who sent /start with their card and was asked to consent."""
     transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
     transport.username = "LinzhangTestBot"
     ctx = Context("LinzhangTestBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
@@ -124,23 +124,66 @@ async def test_a_person_registered_earlier_in_the_batch_is_known_to_later_update
         start = server.text_message(RESIDENT, f"/start {payload}")
         await store_updates(session, BOT_ID, [server.numbered(start)])
     assert await worker.run_once() == 1
+    return worker, server, payload
 
+
+async def _agree_then(store: Store, then: str) -> list[str]:
+    """Press 同意 and send `then` in one batch; return every text the resident was sent."""
+    worker, server, payload = await _asked_to_consent(store)
     async with store.write() as session:
         press = server.button_press(RESIDENT, await _consent_question(session, RESIDENT), 0)
-        me = server.text_message(RESIDENT, "/me")
-        await store_updates(session, BOT_ID, [server.numbered(press), server.numbered(me)])
+        text = server.text_message(RESIDENT, then.format(payload=payload))
+        await store_updates(session, BOT_ID, [server.numbered(press), server.numbered(text)])
     assert await worker.run_once() == 2
-
     async with store.read() as session:
-        answers = list(
-            await session.scalars(
-                select(OutboxMessage.params)
-                .where(OutboxMessage.chat_id == RESIDENT, OutboxMessage.method == "sendMessage")
-                .order_by(OutboxMessage.id)
+        sent = await session.scalars(
+            select(OutboxMessage.params)
+            .where(OutboxMessage.chat_id == RESIDENT, OutboxMessage.method == "sendMessage")
+            .order_by(OutboxMessage.id)
+        )
+        return [params["text"] for params in sent]
+
+
+async def test_a_person_registered_earlier_in_the_batch_is_known_to_later_updates(
+    store: Store,
+) -> None:
+    """The batch looked the person up before they existed; /me after agreeing must see them."""
+    answers = await _agree_then(store, "/me")
+    assert answers[-2].startswith("登记成功")
+    assert "芙蓉花园/1栋/1单元/101" in answers[-1]
+
+
+async def test_a_binding_made_earlier_in_the_batch_is_known_to_a_later_start(
+    store: Store,
+) -> None:
+    """The batch read the person's bindings (none) first; /start after agreeing must see one."""
+    answers = await _agree_then(store, "/start {payload}")
+    assert answers[-2].startswith("登记成功")
+    assert (
+        answers[-1]
+        == "您已登记为 芙蓉花园/1栋/1单元/101 的居民，无需重复登记。发送 /me 查看登记信息。"
+    )
+
+
+async def test_roles_read_for_a_batch_follow_a_grant_in_it(store: Store) -> None:
+    async with store.write() as session:
+        estate = await make_estate(session)
+        session.add(Person(user_id=1, display_name="甲"))
+        await session.flush()
+        flush_when_touched(session)
+        await prefetch_held(session, [1])
+        assert await live_assignments(session, user_id=1) == []
+        session.add(
+            RoleAssignment(
+                user_id=1,
+                role=Role.ESTATE_ADMIN.value,
+                scope_kind=ScopeKind.ESTATE.value,
+                scope_id=estate.id,
+                granted_by="test",
             )
         )
-    assert answers[-2]["text"].startswith("登记成功")
-    assert "芙蓉花园/1栋/1单元/101" in answers[-1]["text"]
+        held = await live_assignments(session, user_id=1)
+        assert [a.role for a in held] == [Role.ESTATE_ADMIN.value]
 
 
 async def test_an_answer_that_new_rows_cannot_change_survives_them(store: Store) -> None:
