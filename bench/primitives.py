@@ -4,8 +4,8 @@
               time, the same statement built once with bound parameters, `session.get`, a bare
               driver call through SQLAlchemy's connection
   http        3,000 sequential sendMessage calls through python-telegram-bot, on its default
-              httpx networking and on bot/ptb_request.py (aiohttp), against the local Bot API
-              server in another process; CPU of the calling process only
+              httpx networking and on bot/ptb_request.py (aiohttp), and through aiogram, against
+              the local Bot API server in another process; CPU of the calling process only
 
 Run: .venv/bin/python bench/primitives.py statements   (or http)
 """
@@ -117,6 +117,17 @@ async def http() -> None:
                     )
                 )
             print(f"  sendMessage on {name:22} {cost:5.0f} µs CPU")
+        from aiogram import Bot as AiogramBot
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
+        session = AiohttpSession(api=TelegramAPIServer.from_base(url))
+        aiogram_bot = AiogramBot(token, session=session)
+        try:
+            cost = await cpu_per_run(lambda _: aiogram_bot.send_message(1, TEXT))
+        finally:
+            await session.close()
+        print(f"  sendMessage on {'aiogram (its default)':22} {cost:5.0f} µs CPU")
     finally:
         server.terminate()
         await server.wait()
