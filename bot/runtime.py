@@ -37,13 +37,14 @@ LEADER_RETRY_SECONDS = 5
 STOP_GRACE_SECONDS = 10
 
 
-def _settle_garbage_collector() -> None:
+def settle_garbage_collector() -> None:
     """Keep the collector off what start-up built; collect young objects less often.
 
     The frameworks, SQLAlchemy and the catalogues leave hundreds of thousands of objects that
     live as long as the process (aiogram alone, 170 MB); every full collection would walk
     them all again. Each update makes a few hundred short-lived objects, so the youngest
-    generation is collected every few updates at the default threshold of 700.
+    generation is collected every few updates at the default threshold of 700. For a process
+    that runs the bot and nothing else (`linzhang run`), once its imports are done.
     """
     gc.collect()
     gc.freeze()
@@ -72,7 +73,6 @@ class Runtime:
     async def run(self, *, webhook: bool = False) -> None:
         """Run until `stop` is set; the tasks end cleanly, nothing in flight is lost."""
         await self.transport.start()
-        _settle_garbage_collector()
         ctx = Context(
             bot_username=self.transport.username,
             default_language=self.settings.language,

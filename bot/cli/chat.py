@@ -42,12 +42,13 @@ def run_command(
     configure(secrets=(token, secret, settings.database_url.get_secret_value()))
 
     async def go() -> None:
-        from bot.runtime import Runtime, make_transport
+        from bot.runtime import Runtime, make_transport, settle_garbage_collector
 
         async with open_store() as store:
             runtime = Runtime(
                 store, make_transport(settings.runtime, token, settings.telegram_api_url), settings
             )
+            settle_garbage_collector()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, runtime.stop.set)
