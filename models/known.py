@@ -14,7 +14,7 @@ changes; `seed` gives the answers for a whole batch read in one statement.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, TypeVar
@@ -108,6 +108,30 @@ async def remember(
         value,
     )
     return value
+
+
+async def rows_of(
+    session: AsyncSession, model: type[T], query: Select[Any], user_id: int
+) -> list[T]:
+    """The rows of `model` that `query` finds for one person (its `users` parameter), asked
+    once per transaction, or read for a whole batch by `prefetch_rows_of`."""
+
+    async def ask() -> list[T]:
+        return list((await session.scalars(query, {"users": [user_id]})).all())
+
+    return await remember(session, (query, user_id), (model,), ask)
+
+
+async def prefetch_rows_of(
+    session: AsyncSession, model: type[Base], query: Select[Any], user_ids: Collection[int]
+) -> None:
+    """Read what `rows_of` would find for many people, in one statement."""
+    found: dict[tuple[Any, ...], list[Any]] = {(query, user): [] for user in user_ids}
+    if not found:
+        return
+    for row in await session.scalars(query, {"users": sorted(user_ids)}):
+        found[(query, row.user_id)].append(row)
+    seed(session, (model,), found)
 
 
 def seed(

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from functools import partial
-from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
-from models.known import remember, seed
+from models.known import prefetch_rows_of, rows_of
 from models.registry import Household
 
 
@@ -48,33 +46,18 @@ class Resident(Base):
 
 
 async def bindings(session: AsyncSession, user_id: int) -> list[Resident]:
-    """The households a person is bound to now: once per transaction, or read for the
-    worker's whole batch by `prefetch_bindings`."""
-    return await remember(
-        session, _bindings_key(user_id), (Resident,), partial(_bindings, session, user_id)
-    )
+    """The households a person is bound to now (read once per transaction, or for the
+    worker's whole batch by `prefetch_bindings`)."""
+    return await rows_of(session, Resident, _BOUND, user_id)
 
 
 async def prefetch_bindings(session: AsyncSession, user_ids: Collection[int]) -> None:
     """Read the bindings of many people in one statement, for `bindings`."""
-    bound: dict[tuple[Any, ...], list[Resident]] = {_bindings_key(u): [] for u in user_ids}
-    if not bound:
-        return
-    for resident in await session.scalars(_BOUND_ANY, {"users": sorted(user_ids)}):
-        bound[_bindings_key(resident.user_id)].append(resident)
-    seed(session, (Resident,), bound)
-
-
-def _bindings_key(user_id: int) -> tuple[str, int]:
-    return ("households of", user_id)
-
-
-async def _bindings(session: AsyncSession, user_id: int) -> list[Resident]:
-    return list((await session.scalars(_BOUND_ANY, {"users": [user_id]})).all())
+    await prefetch_rows_of(session, Resident, _BOUND, user_ids)
 
 
 # Built once: asked on every registration.
-_BOUND_ANY = (
+_BOUND = (
     select(Resident)
     .where(Resident.user_id.in_(bindparam("users", expanding=True)), Resident.unbound_at.is_(None))
     .order_by(Resident.id)

@@ -6,7 +6,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Select, String, bindparam, select, text
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
-from models.known import remember, seed
+from models.known import prefetch_rows_of, rows_of
 from models.person import Person
 from models.problem import Problem
 from models.scope import Scope, ScopeKind
@@ -214,11 +213,7 @@ async def live_assignments(
     if scope is None and role is None and user_id is not None:
         # Someone's own roles, asked on /help and /me: once per transaction, or read for
         # the worker's whole batch by `prefetch_held`.
-        rows = list(
-            await remember(
-                session, _held_key(user_id), (RoleAssignment,), partial(_held, session, user_id)
-            )
-        )
+        rows = list(await rows_of(session, RoleAssignment, _HELD_BY, user_id))
     else:
         rows = list((await session.scalars(_assignments(scope, role, user_id))).all())
     if on is None:
@@ -245,29 +240,11 @@ def _assignments(scope: Scope | None, role: Role | None, user_id: int | None) ->
 
 async def prefetch_held(session: AsyncSession, user_ids: Collection[int]) -> None:
     """Read the assignments held by many people in one statement, for `live_assignments`."""
-    held: dict[tuple[Any, ...], list[RoleAssignment]] = {_held_key(u): [] for u in user_ids}
-    if not held:
-        return
-    for assignment in await session.scalars(_HELD_BY_ANY, {"users": sorted(user_ids)}):
-        held[_held_key(assignment.user_id)].append(assignment)
-    seed(session, (RoleAssignment,), held)
-
-
-def _held_key(user_id: int) -> tuple[str, int]:
-    return ("roles held by", user_id)
-
-
-async def _held(session: AsyncSession, user_id: int) -> list[RoleAssignment]:
-    return list((await session.scalars(_HELD_BY, {"user": user_id})).all())
+    await prefetch_rows_of(session, RoleAssignment, _HELD_BY, user_ids)
 
 
 # Built once: asked on every /help and /me.
 _HELD_BY = (
-    select(RoleAssignment)
-    .where(RoleAssignment.revoked_at.is_(None), RoleAssignment.user_id == bindparam("user"))
-    .order_by(RoleAssignment.id)
-)
-_HELD_BY_ANY = (
     select(RoleAssignment)
     .where(
         RoleAssignment.revoked_at.is_(None),
