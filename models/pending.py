@@ -5,7 +5,9 @@ batch of updates in one transaction, and most of what one update writes (a new r
 finished conversation) is not read by the updates after it: flushed before their first query,
 it costs a flush per update. In a session given `flush_when_touched`, changes wait until a
 statement reads or writes one of their tables (or a statement whose tables are not known runs,
-or the session commits), so a batch's rows for one table go in one statement.
+or the session commits), so a batch's rows for one table go in one statement. Statements run
+on the session's connection itself bypass this and see no unflushed change; the handlers never
+do that.
 """
 
 from __future__ import annotations
