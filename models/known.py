@@ -102,11 +102,7 @@ async def remember(
     if found is not None and not found.stale(new_row_tables(session), altered_tables(session)):
         return found.value  # type: ignore[no-any-return]
     value = await ask()
-    answers[key] = _Answer(
-        frozenset(model.__table__ for model in tables if model not in grows),
-        frozenset(model.__table__ for model in tables),
-        value,
-    )
+    seed(session, tables, {key: value}, grows=grows)
     return value
 
 
@@ -142,14 +138,11 @@ def seed(
     grows: tuple[type[Base], ...] = (),
 ) -> None:
     """Give the answers to many questions at once (a batch's, read in one statement)."""
-    given = _Answer(
-        frozenset(model.__table__ for model in tables if model not in grows),
-        frozenset(model.__table__ for model in tables),
-        None,
-    )
+    new_rows_change = frozenset(model.__table__ for model in tables if model not in grows)
+    changes_change = frozenset(model.__table__ for model in tables)
     kept: dict[tuple[Any, ...], _Answer] = session.info.setdefault(_ANSWERS, {})
     for key, value in answers.items():
-        kept[key] = _Answer(given.new_rows_change, given.changes_change, value)
+        kept[key] = _Answer(new_rows_change, changes_change, value)
 
 
 @dataclass(frozen=True)
