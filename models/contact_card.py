@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, bindparam, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from models.address import address, natural_key
 from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
 from models.person import Person
@@ -127,12 +128,14 @@ class CardInfo:
     unit: str
     room: str
     householder: str | None
+    # Whether the household's group has a head now; the name and phone only when given.
+    has_head: bool
     head_name: str | None
     head_phone: str | None
 
     @property
     def label(self) -> str:
-        return "/".join(part for part in (self.estate, self.building, self.unit, self.room) if part)
+        return address(self.estate, self.building, self.unit, self.room)
 
 
 async def estate_cards(
@@ -160,6 +163,7 @@ async def estate_cards(
                 unit=household.unit,
                 room=household.room,
                 householder=household.householder,
+                has_head=household.neighbour_group_id in heads,
                 head_name=heads.get(household.neighbour_group_id, (None, None))[0],
                 head_phone=heads.get(household.neighbour_group_id, (None, None))[1],
             ),
@@ -172,11 +176,11 @@ async def estate_cards(
 async def heads_of_groups(
     session: AsyncSession, group_ids: set[int], today: date
 ) -> dict[int, tuple[str | None, str | None]]:
-    """Map each group to its serving head's name and phone."""
+    """Map each group to its serving head's name and the phone they agreed to show."""
     if not group_ids:
         return {}
     rows = await session.execute(_HEADS, {"groups": sorted(group_ids), "today": today})
-    return {group: (name, phone) for group, name, phone in rows}
+    return {group: (name, phone if shown else None) for group, name, phone, shown in rows}
 
 
 # Built once: these run for nearly every registration, and building a statement costs about
@@ -191,7 +195,7 @@ _HOUSEHOLD_BY_PAYLOAD = (
     )
 )
 _HEADS = (
-    select(RoleAssignment.scope_id, Person.display_name, Person.phone)
+    select(RoleAssignment.scope_id, Person.display_name, Person.phone, Person.phone_on_card)
     .join(Person, RoleAssignment.user_id == Person.user_id)
     .where(
         RoleAssignment.role == Role.NEIGHBOUR_HEAD.value,
@@ -205,8 +209,4 @@ _HEADS = (
 
 
 def _natural(card: CardInfo) -> tuple[tuple[object, ...], ...]:
-    """Sort 2栋 before 10栋 and room 201 after 102."""
-    return tuple(
-        tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
-        for text in (card.building, card.unit, card.room)
-    )
+    return natural_key(card.building, card.unit, card.room)

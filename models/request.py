@@ -79,6 +79,8 @@ class Request(Base):
     photos: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Personal matters never appear in a group; building matters filed there report back there.
     personal: Mapped[bool] = mapped_column(default=True)
+    # Filed by the household's neighbour head for it (a resident told them at the door).
+    on_behalf: Mapped[bool] = mapped_column(default=False)
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     # Who works on it now: one person (a head, a secretary) or the members of a force.
     handler_user_id: Mapped[int | None] = mapped_column(BigInteger)

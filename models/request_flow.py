@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -57,12 +58,26 @@ class Clock:
 
 @dataclass(frozen=True)
 class Change:
-    """One transition: the request after it, what happened, and who must now hear of it."""
+    """One transition: the request after it, what happened, and who must now hear of it.
+
+    `note` is only ever a person's own words (what was done, why); when the system itself is
+    the cause (a rating, a missed deadline), `reason` names it and the catalogue words it.
+    """
 
     request: Request
     action: str
     note: str = ""
     before: State | None = None
+    reason: Reason | None = None
+
+
+class Reason(StrEnum):
+    """Why a transition happened when no person wrote why: worded by the catalogue."""
+
+    DISSATISFIED = "dissatisfied"  # the resident was not satisfied a second time
+    MISSED_SIGN = "missed_sign"  # no one signed within the signing deadline
+    MISSED_RESOLVE = "missed_resolve"  # not resolved within the completion deadline
+    MISSED_DECIDE = "missed_decide"  # no decision within the deadline for deciding
 
 
 async def file_request(
@@ -77,8 +92,13 @@ async def file_request(
     personal: bool = True,
     group_chat_id: int | None = None,
     other_household_id: int | None = None,
+    on_behalf: bool = False,
 ) -> Change:
-    """File a request and route it to the household's head, or the branch when there is none."""
+    """File a request and route it to the household's head, or the branch when there is none.
+
+    `on_behalf`: the household's head files it for them (told at the door, 线下); it is the
+    household's request all the same.
+    """
     building = await session.get_one(Building, household.building_id)
     estate = await session.get_one(Estate, building.estate_id)
     request = Request(
@@ -93,6 +113,7 @@ async def file_request(
         personal=personal,
         group_chat_id=group_chat_id,
         other_household_id=other_household_id,
+        on_behalf=on_behalf,
         created_at=clock.now,
     )
     head = await head_of(session, household.neighbour_group_id, clock.today)
@@ -264,9 +285,11 @@ async def not_ours(
     session: AsyncSession, request: Request, actor: int, reason: str, clock: Clock
 ) -> Change:
     """The head hands it back: not theirs to handle; the branch decides where it goes."""
-    await _must_work(session, request, actor, clock, (State.SUBMITTED, State.SIGNED))
+    # Every refusal comes before the claim: a refused step must change nothing, not even the
+    # version a concurrent legitimate press is about to claim.
     if Level(request.level) is not Level.HEAD:
         raise Problem("request.not_allowed")
+    await _must_work(session, request, actor, clock, (State.SUBMITTED, State.SIGNED))
     before = State(request.state)
     due = await _deadline(session, request, Step.DECIDE, Level.BRANCH, clock)
     _route(request, Level.BRANCH, State.RETURNED, None, "", due, "decide")
@@ -309,9 +332,9 @@ async def send_up(
     session: AsyncSession, request: Request, actor: int, reason: str, clock: Clock
 ) -> Change:
     """Approve the climb to the next level (beyond the estate only with this approval)."""
-    await _must_decide(session, request, actor, clock)
     if Level(request.level) is Level.STREET:
         raise Problem("request.top_level")
+    await _must_decide(session, request, actor, clock)
     before = State(request.state)
     await _climb(session, request, State.ESCALATED, clock)
     return await _commit_change(session, request, actor, "sent_up", reason, before)
@@ -321,13 +344,14 @@ async def send_down(
     session: AsyncSession, request: Request, actor: int, instruction: str, clock: Clock
 ) -> Change:
     """Return it to the level below with an instruction."""
+    level = Level(request.level)
+    head = await head_for_request(session, request, clock.today)
+    if level is Level.BRANCH and head is None:
+        raise Problem("request.no_head")
     await _must_decide(session, request, actor, clock)
     before = State(request.state)
-    level = Level(request.level)
     if level is Level.BRANCH:
-        head = await head_for_request(session, request, clock.today)
-        if head is None:
-            raise Problem("request.no_head")
+        assert head is not None
         due = await _deadline(session, request, Step.SIGN, Level.HEAD, clock)
         _route(request, Level.HEAD, State.SUBMITTED, head, "", due, "sign")
     else:
@@ -346,20 +370,21 @@ async def rate(
     """The return visit: satisfied closes; dissatisfied reopens once, then climbs a level."""
     await _must_be_resident(session, request, actor, (State.RESOLVED,))
     before = State(request.state)
+    request.rating = rating.value
     if rating is not Rating.DISSATISFIED:
         request.state = State.CONFIRMED.value
-        request.rating = rating.value
         request.closed_at = clock.now
         _due(request, None, "")
-        return await _commit_change(session, request, actor, "confirmed", rating.value, before)
-    request.rating = rating.value
+        return await _commit_change(session, request, actor, "confirmed", "", before)
     if request.reopen_count == 0:
         request.reopen_count = 1
         request.state = State.REOPENED.value
         _due(request, await _deadline(session, request, Step.RESOLVE, None, clock), "resolve")
-        return await _commit_change(session, request, actor, "reopened", rating.value, before)
+        return await _commit_change(session, request, actor, "reopened", "", before)
     await _climb(session, request, State.ESCALATED, clock)
-    return await _commit_change(session, request, actor, "escalated", rating.value, before)
+    return await _commit_change(
+        session, request, actor, "escalated", "", before, Reason.DISSATISFIED
+    )
 
 
 async def withdraw(session: AsyncSession, request: Request, actor: int, clock: Clock) -> Change:
@@ -389,8 +414,16 @@ async def breach(session: AsyncSession, request: Request, clock: Clock) -> Chang
         # Nowhere higher to go: it stays overdue on the street's queue.
         _due(request, None, "")
         return await _commit_change(session, request, None, "overdue", "", before)
+    missed = _MISSED.get(request.deadline_step, Reason.MISSED_RESOLVE)
     await _climb(session, request, State.ESCALATED, clock)
-    return await _commit_change(session, request, None, "breached", before.value, before)
+    return await _commit_change(session, request, None, "breached", "", before, missed)
+
+
+_MISSED = {
+    "sign": Reason.MISSED_SIGN,
+    "resolve": Reason.MISSED_RESOLVE,
+    "decide": Reason.MISSED_DECIDE,
+}
 
 
 # ---- internals -----------------------------------------------------------------------------
@@ -454,7 +487,10 @@ async def _must_decide(session: AsyncSession, request: Request, actor: int, cloc
 async def _must_be_resident(
     session: AsyncSession, request: Request, actor: int, states: tuple[State, ...]
 ) -> None:
-    if actor not in await household_residents(session, request.household_id):
+    # A request filed on a household's behalf is answered by its residents, or by the head
+    # who filed it, at the door, for those who have no phone.
+    may = await household_residents(session, request.household_id)
+    if actor not in may and not (request.on_behalf and actor == request.filed_by):
         raise Problem("request.not_allowed")
     await _claim(session, request, states)
 
@@ -471,11 +507,12 @@ async def _commit_change(
     action: str,
     note: str,
     before: State,
+    reason: Reason | None = None,
 ) -> Change:
     await session.flush()
     who = f"user:{actor}" if actor is not None else "system:deadlines"
-    _audit(session, who, action, request, {"state": before.value}, note)
-    return Change(request, action, note, before)
+    _audit(session, who, action, request, {"state": before.value}, note or (reason or ""))
+    return Change(request, action, note, before, reason)
 
 
 def _audit(

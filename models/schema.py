@@ -9,6 +9,7 @@ from models import (
     conversation,
     deadline_rule,
     deliberation,
+    estate_settings,
     inbox,
     mediation,
     outbox,
@@ -16,6 +17,7 @@ from models import (
     registry,
     request,
     role,
+    welcome,
     workdays,
 )
 from models.base import Base
@@ -31,6 +33,7 @@ __all__ = [
     "conversation",
     "deadline_rule",
     "deliberation",
+    "estate_settings",
     "inbox",
     "mediation",
     "metadata",
@@ -39,5 +42,6 @@ __all__ = [
     "registry",
     "request",
     "role",
+    "welcome",
     "workdays",
 ]

@@ -10,8 +10,9 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.address import address
 from models.problem import Problem
-from models.registry import Building, Community, Estate, NeighbourGroup, Street
+from models.registry import Building, Community, Estate, Household, NeighbourGroup, Street
 
 T = TypeVar("T", Estate, Community)
 
@@ -42,6 +43,11 @@ class Scope:
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.label}"
+
+    @property
+    def spoken(self) -> str:
+        """The unit as people write it, without the command line's slashes: 芙蓉花园1栋1单元."""
+        return self.label.replace("/", "")
 
 
 def split_scope(text: str) -> tuple[ScopeKind, str | None, list[str]]:
@@ -151,3 +157,28 @@ async def describe_scope(session: AsyncSession, kind: ScopeKind, scope_id: int) 
     building = await session.get_one(Building, group.building_id)
     estate = await session.get_one(Estate, building.estate_id)
     return Scope(kind, scope_id, f"{estate.name}/{building.name}/{group.name}")
+
+
+async def resolve_household(
+    session: AsyncSession, estate: str, building: str, unit: str, room: str
+) -> Household:
+    """Find a household on the roster by estate (qualified as 社区/小区 if need be), building,
+    unit (empty when the building has none) and room."""
+    community, _, estate_name = estate.rpartition("/")
+    found = await find_estate(session, estate_name, community or None, f"estate:{estate}")
+    household = await session.scalar(
+        select(Household)
+        .join(Building, Building.id == Household.building_id)
+        .where(
+            Building.estate_id == found.id,
+            Building.name == building,
+            Household.unit == unit,
+            Household.room == room,
+            Household.removed_at.is_(None),
+        )
+    )
+    if household is None:
+        raise Problem(
+            "scope.unknown_household", household=address(estate_name, building, unit, room)
+        )
+    return household

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from models.audit import AuditEntry
 from models.mediation import mediation_of
@@ -31,7 +31,7 @@ from models.request_flow import (
     sign,
     withdraw,
 )
-from models.role import Force
+from models.role import Force, RoleAssignment
 from models.store import Store
 from models.workdays import WorkCalendar, parse_schedule
 from tests.conftest import Cli
@@ -46,6 +46,7 @@ from tests.request_world import (
     R2,
     R3,
     SECRETARY,
+    STREET_STAFF,
     World,
     build_world,
 )
@@ -206,6 +207,43 @@ async def test_refusals_change_nothing(store: Store) -> None:
         assert request.snapshot() == before and request.version == 1
         assert await session.scalar(select(func.count()).select_from(AuditEntry)) == audits
     await _act(store, request_id, withdraw, R1B, clock)
+
+
+async def test_a_refusal_caught_in_the_same_transaction_changes_nothing(store: Store) -> None:
+    """A handler answers a refusal and its transaction commits: the request, its version
+    included, must be as before, or a concurrent legitimate press would lose its claim."""
+    world = await _world(store)
+    clock = at(date(2026, 9, 14))
+    request_id = await _file(store, world, R1, RequestKind.SERVICE, clock)
+    await _act(store, request_id, escalate, HEAD1, "需要支部协调", clock)
+    # At the branch: "not ours" is the head's step only; sending down needs a head.
+    async with store.write() as session:
+        await session.execute(
+            update(RoleAssignment)
+            .where(RoleAssignment.user_id == HEAD1)
+            .values(revoked_at=clock.now)
+        )
+
+    async def refused(step, *args) -> None:  # type: ignore[no-untyped-def]
+        async with store.write() as session:
+            request = await session.get_one(Request, request_id)
+            version = request.version
+            with pytest.raises(Problem):
+                await step(session, request, *args)
+        async with store.read() as session:
+            assert (await session.get_one(Request, request_id)).version == version, step
+
+    await refused(send_down, SECRETARY, "请邻长处理", clock)
+    # The secretary keeps it; a stale "not ours" (the head's step) is refused.
+    await _act(store, request_id, assign, SECRETARY, clock)
+    await refused(not_ours, SECRETARY, "不归我们", clock)
+    # At the top, sending up is refused the same way.
+    await _act(store, request_id, escalate, SECRETARY, "需要街道", clock)
+    async with store.write() as session:
+        await session.execute(
+            update(Request).where(Request.id == request_id).values(level=Level.STREET.value)
+        )
+    await refused(send_up, STREET_STAFF, "再上报", clock)
 
 
 async def test_two_handlers_signing_at_once_one_wins(store: Store) -> None:
