@@ -16,6 +16,7 @@ from reportlab.pdfgen.canvas import Canvas
 from bot.fonts import FontChoice
 from bot.i18n import t
 from models.contact_card import CardInfo
+from models.phone import readable
 
 QR_SIDE = 62 * mm
 MARGIN = 8 * mm
@@ -58,21 +59,23 @@ def _page(canvas: Canvas, card: Card, font: str, language: str) -> None:
     if info.householder:
         canvas.drawString(MARGIN, y, t("cards.householder", language, name=info.householder))
         y -= 5.5 * mm
-    if info.head_name or info.head_phone:
-        head = t(
-            "cards.head",
-            language,
-            name=info.head_name or "",
-            phone=info.head_phone or t("cards.no_phone", language),
-        )
-    else:
-        head = t("cards.no_head", language)
+    head = head_line(info, language)
     canvas.drawString(MARGIN, y, head)
 
     qr_bottom = MARGIN + 9 * mm
     _qr(canvas, card.link, (width - QR_SIDE) / 2, qr_bottom)
     canvas.setFont(font, 8)
     canvas.drawCentredString(width / 2, MARGIN + 3 * mm, t("cards.scan", language))
+
+
+def head_line(info: CardInfo, language: str) -> str:
+    """The card's line about the neighbour head: name, and the phone they agreed to print."""
+    if not info.has_head:
+        return t("cards.no_head", language)
+    name = info.head_name or t("cards.head_unnamed", language)
+    if info.head_phone is None:
+        return t("cards.head", language, name=name)
+    return t("cards.head_with_phone", language, name=name, phone=readable(info.head_phone))
 
 
 def _qr(canvas: Canvas, link: str, x: float, y: float) -> None:

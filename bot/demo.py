@@ -19,6 +19,7 @@ from models.contact_card import cards_for
 from models.inbox import unhandled
 from models.migrate import upgrade
 from models.outbox import undelivered
+from models.profile import set_phone
 from models.registry import Building, Estate, Household
 from models.role import Force, Grant, Role, grant_role
 from models.roster import apply_import, plan_import
@@ -126,6 +127,8 @@ async def seed(store: Store, roster: Path) -> tuple[str, str]:
         await grant_role(
             session, Grant(HEAD, Role.NEIGHBOUR_HEAD, group, display_name="李阿姨"), "demo", today
         )
+        # The head agreed to have her phone printed on the cards and shown at registration.
+        await set_phone(session, HEAD, "13907331234", True, "demo")
         await grant_role(
             session, Grant(SECRETARY, Role.SECRETARY, estate, display_name="周书记"), "demo", today
         )
@@ -190,7 +193,9 @@ async def run_demo(
         [consent] = await show.bot_says(1)
         out(t("demo.press", language, name=names[RESIDENT], button=consent.buttons()[0]["text"]))
         await server.press(RESIDENT, consent, 0)
-        await show.bot_says(1)
+        _, ask_name = await show.bot_says(2)
+        # 王秀英 lives with the householder 徐桂兰: she goes by her own name, chosen, not taken.
+        await show.press(RESIDENT, ask_name, 1)
 
         show.person(ADMIN, GROUP, f"/bind {code}")
         await server.send_text(ADMIN, f"/bind {code}", GROUP)

@@ -46,7 +46,7 @@ def normalise(code: str | None) -> str | None:
     return None
 
 
-def t(key: str, language: str = DEFAULT_LANGUAGE, **params: Any) -> str:
+def t(key: str, language: str = DEFAULT_LANGUAGE, /, **params: Any) -> str:
     """Render a message in a language, falling back to Chinese, then to the key itself."""
     text = catalogue(language).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
     return text.format(**params) if params else text

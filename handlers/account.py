@@ -11,12 +11,13 @@ from handlers.context import Context
 from handlers.events import Button, Incoming, Reply, answer
 from handlers.speech import Voice
 from models import button, conversation
+from models.address import address, place
 from models.audit import audit
 from models.known import find
 from models.person import Person, Resident
+from models.phone import readable
 from models.registry import Building, Estate, Household
 from models.role import Role, live_assignments
-from models.roster_file import household_label as label_of
 from models.scope import ScopeKind, describe_scope
 
 # Commands everyone has, then the extra ones a role brings, in menu order.
@@ -36,25 +37,42 @@ GROUP_ONLY = frozenset({"bind"})
 
 
 async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
-    """Show everything stored about the person."""
+    """Show everything stored about the person, with what they can change."""
+    if event.in_group:
+        return [answer(event, say("chat.private_pointer", link=ctx.link()))]
     person = await find(session, Person, event.user_id)
     if person is None:
         return [answer(event, say("chat.me_nothing"))]
-    lines = [say("chat.me_header", user_id=person.user_id, name=person.display_name or "—")]
+    lines = [say("chat.me_header", name=person.display_name or say("chat.me_no_name"))]
+    if person.phone:
+        shown = say("chat.me_phone_on_card" if person.phone_on_card else "chat.me_phone_private")
+        lines.append(say("chat.me_phone", phone=readable(person.phone), shown=shown))
     if person.language:
         lines.append(say("chat.me_language", language=dict(LANGUAGES)[person.language]))
-    homes = await session.execute(_HOMES, {"user": person.user_id})
-    for estate, building, unit, room in homes:
-        lines.append(say("chat.me_household", household=label_of(estate, building, unit, room)))
-    for assignment in await live_assignments(session, user_id=person.user_id, on=ctx.today()):
+    homes = list(await session.execute(_HOMES, {"user": person.user_id}))
+    for _, estate, building, unit, room in homes:
+        lines.append(say("chat.me_household", household=address(estate, building, unit, room)))
+    held = await live_assignments(session, user_id=person.user_id, on=ctx.today())
+    for assignment in held:
         scope = await describe_scope(session, ScopeKind(assignment.scope_kind), assignment.scope_id)
-        lines.append(say("chat.me_role", role=say("role." + assignment.role), scope=scope.label))
-    return [answer(event, "\n".join(lines))]
+        lines.append(say("chat.me_role", role=say("role." + assignment.role), scope=scope.spoken))
+    choices: list[tuple[str, dict[str, object]]] = [("profile.type_name", {})]
+    labels = [say("chat.me_button_name")]
+    if any(a.role == Role.NEIGHBOUR_HEAD.value for a in held):
+        choices.append(("profile.phone", {}))
+        labels.append(say("chat.me_button_phone"))
+    for resident_id, _, building, unit, room in homes:
+        choices.append(("profile.leave", {"resident": resident_id}))
+        leave = say("chat.me_button_leave_of", place=place(building, unit, room))
+        labels.append(leave if len(homes) > 1 else say("chat.me_button_leave"))
+    tokens = button.issue(session, event.user_id, event.chat_id, choices)
+    rows = [[Button(label, token)] for label, token in zip(labels, tokens, strict=True)]
+    return [answer(event, "\n".join(lines), rows)]
 
 
 # Built once: /me is asked often, and building a statement costs about what running it does.
 _HOMES = (
-    select(Estate.name, Building.name, Household.unit, Household.room)
+    select(Resident.id, Estate.name, Building.name, Household.unit, Household.room)
     .join(Building, Building.estate_id == Estate.id)
     .join(Household, Household.building_id == Building.id)
     .join(Resident, Resident.household_id == Household.id)
@@ -64,7 +82,9 @@ _HOMES = (
 
 
 async def help_(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
-    """List what this person can do with the roles they hold."""
+    """List what this person can do with the roles they hold (in a group, what the group can)."""
+    if event.in_group:
+        return [answer(event, say("chat.help_group", link=ctx.link()))]
     roles = {
         Role(a.role) for a in await live_assignments(session, user_id=event.user_id, on=ctx.today())
     }
@@ -74,8 +94,10 @@ async def help_(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
     return [answer(event, "\n".join(lines))]
 
 
-async def lang(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
-    """Offer the languages as buttons."""
+async def lang(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """Offer the languages as buttons, in private."""
+    if event.in_group:
+        return [answer(event, say("chat.private_pointer", link=ctx.link()))]
     tokens = button.issue(
         session,
         event.user_id,
@@ -95,7 +117,7 @@ async def set_lang(
         return Voice("zh_CN"), []
     person = await find(session, Person, event.user_id)
     if person is None:
-        person = Person(user_id=event.user_id, display_name=event.display_name[:128])
+        person = Person(user_id=event.user_id)
         session.add(person)
     before = person.language
     person.language = language

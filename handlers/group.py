@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
 from handlers.events import Button, Incoming, Reply, answer
+from handlers.households import building_label
 from handlers.speech import Voice, voice_for
 from models.audit import audit
 from models.base import utcnow
@@ -13,6 +14,7 @@ from models.building_chat import BuildingChat, building_of_chat, usable_code
 from models.registry import Building, Estate
 from models.role import Role, live_assignments
 from models.scope import Scope, ScopeKind
+from models.welcome import first_welcome
 
 
 async def bind(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
@@ -51,17 +53,20 @@ async def bind(session: AsyncSession, event: Incoming, ctx: Context, say: Voice)
         before=before,
         after={"building_id": building.id},
     )
-    return [answer(event, say("chat.bind_done", building=f"{estate.name}/{building.name}"))]
+    return [answer(event, say("chat.bind_done", building=f"{estate.name}{building.name}"))]
 
 
 async def welcome(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
-    """Greet each person who joins a bound building group, with the way to register."""
+    """Greet each person who joins a bound building group, once, with the way to register."""
     building_id = await building_of_chat(session, event.chat_id)
     if building_id is None:
         return []
-    building = await session.get_one(Building, building_id)
+    building = await building_label(session, building_id)
     replies = []
     for member in event.joined:
+        # Telegram may report one join twice (a member update and a service message).
+        if not await first_welcome(session, event.chat_id, member.user_id):
+            continue
         say = await voice_for(
             session,
             Incoming(
@@ -77,7 +82,7 @@ async def welcome(session: AsyncSession, event: Incoming, ctx: Context) -> list[
         replies.append(
             answer(
                 event,
-                say("chat.welcome", name=member.display_name, building=building.name),
+                say("chat.welcome", building=building),
                 [[Button(say("chat.welcome_button"), url=ctx.link())]],
             )
         )

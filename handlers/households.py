@@ -9,23 +9,41 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.speech import Voice
+from models.address import address, place
 from models.contact_card import heads_of_groups
 from models.known import remember
 from models.person import Person
+from models.phone import readable
 from models.registry import Building, Estate, Household
 from models.role import RoleAssignment
-from models.roster_file import household_label as label_of
 
 
 async def household_label(session: AsyncSession, household: Household) -> str:
-    """Name a household as the roster does: 芙蓉花园/1栋/1单元/101."""
+    """Write a household's address as residents do: 芙蓉花园1栋1单元101室."""
+    estate, building = await _names_of(session, household.building_id)
+    return address(estate, building, household.unit, household.room)
+
+
+async def household_place(session: AsyncSession, household: Household) -> str:
+    """The address within its estate, for those who work in it: 1栋1单元101室."""
+    _, building = await _names_of(session, household.building_id)
+    return place(building, household.unit, household.room)
+
+
+async def building_label(session: AsyncSession, building_id: int) -> str:
+    """A building as a resident names it: 芙蓉花园1栋."""
+    estate, building = await _names_of(session, building_id)
+    return f"{estate}{building}"
+
+
+async def _names_of(session: AsyncSession, building_id: int) -> tuple[str, str]:
     estate, building = await remember(
         session,
-        ("names", household.building_id),
+        ("names", building_id),
         (Estate, Building),
-        partial(_names, session, household.building_id),
+        partial(_names, session, building_id),
     )
-    return label_of(estate, building, household.unit, household.room)
+    return estate, building
 
 
 async def _names(session: AsyncSession, building_id: int) -> tuple[str, str]:
@@ -42,7 +60,8 @@ _NAMES = (
 
 
 async def head_line(session: AsyncSession, household: Household, today: date, say: Voice) -> str:
-    """Name the household's neighbour head, or say one is still to be elected."""
+    """Name the household's neighbour head, with the phone they agreed to show, or say one is
+    still to be elected."""
     group = household.neighbour_group_id
     # Neighbours of one group register together: their answers name the same head. A new
     # person is nobody's head until a role is assigned, which changes RoleAssignment.
@@ -53,7 +72,10 @@ async def head_line(session: AsyncSession, household: Household, today: date, sa
         partial(heads_of_groups, session, {group}, today),
         grows=(Person,),
     )
-    name, phone = heads.get(household.neighbour_group_id, (None, None))
-    if name is None and phone is None:
+    if group not in heads:
         return say("chat.head_none")
-    return say("chat.head", name=name or "", phone=phone or "")
+    name, phone = heads[group]
+    name = name or say("chat.head_unnamed")
+    if phone is None:
+        return say("chat.head", name=name)
+    return say("chat.head_with_phone", name=name, phone=readable(phone))

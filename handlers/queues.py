@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer
+from handlers.request_cards import deadline_phrase
 from handlers.speech import Voice
 from models.base import utcnow
 from models.person import Resident
@@ -26,13 +27,24 @@ DECIDES_AT = {
 
 
 async def my(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
-    """The requests of the person's household, newest first."""
-    households = select(Resident.household_id).where(
-        Resident.user_id == event.user_id, Resident.unbound_at.is_(None)
+    """The person's own requests and their household's since they joined it, newest first.
+
+    A card can be copied, so a newcomer does not see what other members filed before them
+    (a dispute with the neighbours, say).
+    """
+    since_joining = (
+        select(Resident.id)
+        .where(
+            Resident.user_id == event.user_id,
+            Resident.unbound_at.is_(None),
+            Resident.household_id == Request.household_id,
+            Resident.consented_at <= Request.created_at,
+        )
+        .exists()
     )
     rows = await session.scalars(
         select(Request)
-        .where(or_(Request.filed_by == event.user_id, Request.household_id.in_(households)))
+        .where(or_(Request.filed_by == event.user_id, since_joining))
         .order_by(Request.id.desc())
         .limit(SHOWN)
     )
@@ -99,7 +111,6 @@ def _listing(
     now = utcnow()
     lines = [say(header)]
     for request in rows:
-        due = say.when(request.deadline_at, ctx.zone) if request.deadline_at else "—"
         late = request.deadline_at is not None and request.deadline_at < now
         lines.append(
             say(
@@ -107,7 +118,7 @@ def _listing(
                 reference=request.reference,
                 kind=say(f"req.kind.{request.kind}"),
                 state=say(f"req.state.{request.state}"),
-                due=due,
+                deadline=deadline_phrase(request, say, ctx.zone),
                 description=request.description[:40],
             )
         )

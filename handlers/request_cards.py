@@ -18,6 +18,7 @@ from handlers.events import Button, Reply
 from handlers.households import household_label
 from handlers.speech import Voice, voice_of
 from models import button
+from models.estate_settings import mediation_venue
 from models.mediation import Mediation, mediation_of
 from models.person import Person
 from models.registry import Household
@@ -67,16 +68,10 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
     if key is not None:
         for user in await _listeners(session, request):
             say = await voice_of(session, user, desk.default_language)
-            text = say(
-                key,
-                reference=request.reference,
-                note=change.note,
-                level=say(f"req.level.{request.level}"),
-            )
             buttons: list[list[Button]] = []
-            if change.action == "resolved" and user == request.filed_by:
+            if change.action == "resolved" and await _rates(session, request, user):
                 buttons = [_rating_buttons(session, request, user, say)]
-            replies.append(Reply(user, text, buttons))
+            replies.append(Reply(user, told(change, key, say), buttons))
     if not request.personal and request.group_chat_id is not None and key is not None:
         group_say = Voice(desk.default_language)
         state = group_say(f"req.state.{request.state}")
@@ -91,11 +86,75 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
         for user in await who_handles(session, request, today):
             say = await voice_of(session, user, desk.default_language)
             replies.append(Reply(user, say("req.withdrawn_notice", reference=request.reference)))
+    if change.action == "filed" and request.on_behalf:
+        replies += await _told_on_behalf(session, request, desk)
     if change.action == "signed" and request.kind == RequestKind.DISPUTE.value:
         replies += await invitations(session, request, desk)
     # The description is on the card already; anything else said with the step is its reason.
-    reason = "" if change.action == "filed" else change.note
-    replies += await cards(session, request, desk, today, reason=reason)
+    replies += await cards(session, request, desk, today, change=change)
+    return replies
+
+
+def told(change: Change, key: str, say: Voice) -> str:
+    """What the resident hears of a step: its words, then why, in a person's words or ours."""
+    request = change.request
+    level = say(f"req.level.{request.level}")
+    params = {"reference": request.reference, "note": change.note, "level": level}
+    if change.action.startswith("assigned"):
+        params["who"] = _assignee(change.action, level, say)
+    if change.action == "breached":
+        params["reason"] = reason_text(change, say)
+    text = say(key, **params)
+    if change.action in ("escalated", "sent_up") and (why := reason_text(change, say)):
+        text += "\n" + say("req.told_why", note=why)
+    if change.action == "sent_down" and change.note:
+        text += "\n" + say("req.told_instruction", note=change.note)
+    return text
+
+
+def reason_text(change: Change, say: Voice) -> str:
+    """Why a step happened: the person's own words, else the catalogue's words for the cause."""
+    if change.note:
+        return change.note
+    return say(f"req.reason.{change.reason}") if change.reason else ""
+
+
+def _assignee(action: str, level: str, say: Voice) -> str:
+    to = action.partition(":")[2]
+    if to == "head":
+        return say("req.assignee.head")
+    if to == "self":
+        return say("req.assignee.self", level=level)
+    return say(f"force.{to}")
+
+
+def deadline_phrase(request: Request, say: Voice, zone: ZoneInfo) -> str:
+    """Which deadline and when: 签收期限：12月4日 18:00."""
+    if request.deadline_at is None:
+        return say("req.deadline.none")
+    step = request.deadline_step if request.deadline_step in _STEPS else "resolve"
+    return say(f"req.deadline.{step}", due=say.when(request.deadline_at, zone))
+
+
+_STEPS = ("sign", "resolve", "decide", "confirm")
+
+
+async def _told_on_behalf(session: AsyncSession, request: Request, desk: Desk) -> list[Reply]:
+    """Tell a household's registered residents that their head filed for them."""
+    head = await session.get(Person, request.filed_by)
+    replies = []
+    for user in await household_residents(session, request.household_id):
+        if user == request.filed_by:
+            continue
+        say = await voice_of(session, user, desk.default_language)
+        text = say(
+            "req.on_behalf_told",
+            head=(head.display_name if head else None) or say("chat.head_unnamed"),
+            reference=request.reference,
+            kind=say(f"req.kind.{request.kind}"),
+            description=request.description,
+        )
+        replies.append(Reply(user, text))
     return replies
 
 
@@ -105,7 +164,7 @@ async def cards(
     desk: Desk,
     today: date,
     *,
-    reason: str = "",
+    change: Change | None = None,
 ) -> list[Reply]:
     """A card with buttons for whoever must act on the request now."""
     state = State(request.state)
@@ -120,6 +179,8 @@ async def cards(
     replies = []
     for user in people:
         say = await voice_of(session, user, desk.default_language)
+        # The description is on the card already; anything said with a step is its reason.
+        reason = "" if change is None or change.action == "filed" else reason_text(change, say)
         replies.append(await make(session, request, user, say, desk, reason))
     return replies
 
@@ -210,17 +271,21 @@ async def describe(
     """The request as its handlers see it: with the household and the resident's name."""
     household = await session.get_one(Household, request.household_id)
     filer = await session.get(Person, request.filed_by)
-    deadline = say.when(request.deadline_at, desk.zone) if request.deadline_at else "—"
+    name = (filer.display_name if filer else None) or say("req.resident_unnamed")
     text = say(
         key,
         reference=request.reference,
         kind=say(f"req.kind.{request.kind}"),
         level=say(f"req.level.{request.level}"),
         household=await household_label(session, household),
-        resident=(filer.display_name if filer else None) or str(request.filed_by),
+        resident=(household.householder or say("req.resident_unnamed"))
+        if request.on_behalf
+        else name,
         description=request.description,
-        deadline=deadline,
+        deadline=deadline_phrase(request, say, desk.zone),
     )
+    if request.on_behalf:
+        text += "\n" + say("req.card_on_behalf", head=name)
     if reason:
         text += "\n" + say("req.card_reason", reason=reason)
     return text
@@ -237,48 +302,69 @@ def _rating_buttons(session: AsyncSession, request: Request, user: int, say: Voi
 
 
 async def _listeners(session: AsyncSession, request: Request) -> list[int]:
-    """The resident who filed it, and the neighbours who followed it."""
+    """Who hears of each step: whoever filed it, the neighbours who said "me too", and for a
+    request filed on a household's behalf, that household's registered residents."""
     followers = await session.scalars(
         select(RequestFollower.user_id).where(RequestFollower.request_id == request.id)
     )
-    return [request.filed_by, *(u for u in followers if u != request.filed_by)]
+    people = [request.filed_by, *followers]
+    if request.on_behalf:
+        people += await household_residents(session, request.household_id)
+    return list(dict.fromkeys(people))
+
+
+async def _rates(session: AsyncSession, request: Request, user: int) -> bool:
+    """Whether this listener is asked to rate: the filer, or for a request filed on a household's
+    behalf, its residents (and the head who filed it, when none are registered)."""
+    if not request.on_behalf:
+        return user == request.filed_by
+    residents = await household_residents(session, request.household_id)
+    return user in residents or (not residents and user == request.filed_by)
+
+
+async def _parties(session: AsyncSession, request: Request) -> list[tuple[int, str]]:
+    """The parties of a dispute and their side: the resident who filed it (for a request filed on
+    a household's behalf, that household's residents) and the other household's residents."""
+    if request.on_behalf:
+        filers = await household_residents(session, request.household_id)
+    else:
+        filers = [request.filed_by]
+    parties = [(user, "filer") for user in filers]
+    if request.other_household_id is not None:
+        others = await household_residents(session, request.other_household_id)
+        parties += [(user, "other") for user in others if user not in filers]
+    return parties
 
 
 async def invitations(session: AsyncSession, request: Request, desk: Desk) -> list[Reply]:
-    """Invite both parties and the mediator to the mediation day; the parties see no names."""
+    """Invite both parties and the mediator to the mediation day: when, where and who mediates.
+    The parties see no names of each other."""
     mediation = await mediation_of(session, request.id)
     if mediation is None:
         return []
-    parties = await _listeners(session, request)
-    if request.other_household_id is not None:
-        parties += await household_residents(session, request.other_household_id)
+    venue = await mediation_venue(session, request.estate_id)
+    parties = [user for user, _ in await _parties(session, request)]
     mediator = await session.get(Person, mediation.mediator_user_id)
     replies = []
     for user in dict.fromkeys([*parties, mediation.mediator_user_id]):
         say = await voice_of(session, user, desk.default_language)
-        replies.append(
-            Reply(
-                user,
-                say(
-                    "req.mediation_invite",
-                    reference=request.reference,
-                    day=format_skeleton("MMMEd", mediation.day, locale=say.language),
-                    mediator=(mediator.display_name if mediator else None) or "—",
-                ),
-            )
+        text = say(
+            "req.mediation_invite",
+            reference=request.reference,
+            day=format_skeleton("MMMEd", mediation.day, locale=say.language),
+            time=venue.at.strftime("%H:%M"),
+            place=venue.place or say("req.mediation_default_place"),
+            mediator=(mediator.display_name if mediator else None) or say("req.mediator_unnamed"),
         )
+        replies.append(Reply(user, text))
     return replies
 
 
 async def follow_up(session: AsyncSession, mediation: Mediation, desk: Desk) -> list[Reply]:
-    """A week after an agreement, ask both parties whether it holds."""
+    """A week after an agreement, ask the parties (and only them) whether it holds."""
     request = await session.get_one(Request, mediation.request_id)
-    parties = [(user, "filer") for user in await household_residents(session, request.household_id)]
-    if request.other_household_id is not None:
-        others = await household_residents(session, request.other_household_id)
-        parties += [(user, "other") for user in others]
     replies = []
-    for user, side in parties:
+    for user, side in await _parties(session, request):
         say = await voice_of(session, user, desk.default_language)
         choices: list[tuple[str, dict[str, object]]] = [
             ("med.holds", {"id": mediation.id, "side": side, "holds": holds})

@@ -9,14 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
 from handlers.events import Button, Incoming, Reply, answer, toast
+from handlers.households import household_label
 from handlers.request_cards import Desk, notices
 from handlers.speech import Voice
 from models import button, conversation
+from models.address import natural_key, place
 from models.building_chat import building_of_chat
 from models.person import Resident
 from models.registry import Building, Household
-from models.request import CLOSED, Request, RequestFollower, RequestKind
+from models.request import CLOSED, Level, Request, RequestFollower, RequestKind
 from models.request_flow import Clock, file_request
+from models.role import Role, live_assignments
 from models.workdays import WorkCalendar
 
 FLOW = "request"
@@ -27,6 +30,8 @@ SIMILAR = 0.35
 # The deep-link payload that opens the filing flow in private.
 START_PAYLOAD = "request"
 KINDS = (RequestKind.SERVICE, RequestKind.OPINION, RequestKind.DISPUTE)
+# Households offered at once to a head filing for one: a group has about a dozen.
+PAGE = 20
 
 
 async def clock_for(session: AsyncSession, ctx: Context) -> Clock:
@@ -57,18 +62,121 @@ async def command(session: AsyncSession, event: Incoming, ctx: Context, say: Voi
     """Answer /request: on the spot in a group, step by step in private."""
     if event.in_group:
         return await _in_group(session, event, ctx, say)
-    return await begin(session, event, say)
+    return await begin(session, event, ctx, say)
 
 
-async def begin(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
-    if await home_of(session, event.user_id) is None:
+async def begin(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+    """Ask what kind of request; a head is first asked whether it is for a household they serve."""
+    home = await home_of(session, event.user_id)
+    groups = await groups_served(session, event.user_id, ctx)
+    if groups and home is None:
+        return await choose_household(session, event, ctx, say, {"page": 0})
+    if groups:
+        choices: list[tuple[str, dict[str, object]]] = [
+            ("req.for_self", {}),
+            ("req.for_household", {"page": 0}),
+        ]
+        mine, theirs = button.issue(session, event.user_id, event.chat_id, choices)
+        buttons = [[Button(say("req.for_self"), mine), Button(say("req.for_household"), theirs)]]
+        return [answer(event, say("req.ask_for_whom"), buttons)]
+    if home is None:
         return [answer(event, say("req.not_registered"))]
-    await conversation.begin(session, event.chat_id, event.user_id, FLOW, "kind", {})
+    return await ask_kind(session, event, say, {})
+
+
+async def ask_kind(
+    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
+) -> list[Reply]:
+    await conversation.begin(session, event.chat_id, event.user_id, FLOW, "kind", data)
     choices = [("req.kind", {"kind": kind.value}) for kind in KINDS] + [("req.cancel", {})]
     tokens = button.issue(session, event.user_id, event.chat_id, choices)
     labels = [say(f"req.kind.{kind.value}") for kind in KINDS] + [say("req.button_cancel")]
     buttons = [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
     return [answer(event, say("req.ask_kind"), [buttons[:3], buttons[3:]])]
+
+
+async def for_self(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+    if await home_of(session, event.user_id) is None:
+        return [answer(event, say("req.not_registered"))]
+    return await ask_kind(session, event, say, {})
+
+
+async def groups_served(session: AsyncSession, user_id: int, ctx: Context) -> set[int]:
+    """The neighbour groups a person serves as head today."""
+    held = await live_assignments(session, user_id=user_id, on=ctx.today())
+    return {a.scope_id for a in held if a.role == Role.NEIGHBOUR_HEAD.value}
+
+
+async def choose_household(
+    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
+) -> list[Reply]:
+    """A head picks the household they file for, a page of their households at a time."""
+    groups = await groups_served(session, event.user_id, ctx)
+    rows = (
+        await session.execute(
+            select(Household, Building.name)
+            .join(Building, Building.id == Household.building_id)
+            .where(Household.neighbour_group_id.in_(groups), Household.removed_at.is_(None))
+        )
+    ).all()
+    if not rows:
+        return [answer(event, say("req.no_households"))]
+    ordered = sorted(rows, key=lambda row: natural_key(row[1], row[0].unit, row[0].room))
+    pages = (len(ordered) + PAGE - 1) // PAGE
+    page = min(max(int(data.get("page", 0)), 0), pages - 1)
+    shown = ordered[page * PAGE : (page + 1) * PAGE]
+    choices: list[tuple[str, dict[str, object]]] = [
+        ("req.household", {"household_id": household.id}) for household, _ in shown
+    ]
+    labels = [
+        " ".join(filter(None, (place(building, h.unit, h.room), h.householder)))
+        for h, building in shown
+    ]
+    if pages > 1:
+        choices.append(("req.for_household", {"page": (page + 1) % pages}))
+        labels.append(say("req.next_page"))
+    choices.append(("req.cancel", {}))
+    labels.append(say("req.button_cancel"))
+    tokens = button.issue(session, event.user_id, event.chat_id, choices)
+    buttons = [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
+    grid = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    if pages == 1:
+        text = say("req.choose_household_one")
+    else:
+        text = say("req.choose_household", page=page + 1, pages=pages)
+    return [answer(event, text, grid)]
+
+
+async def chose_household(
+    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
+) -> list[Reply]:
+    household = await _served(session, event.user_id, ctx, data.get("household_id"))
+    if household is None:
+        return [answer(event, say("req.not_your_household"))]
+    return await ask_kind(session, event, say, {"household_id": household.id, "on_behalf": True})
+
+
+async def _served(
+    session: AsyncSession, user_id: int, ctx: Context, household_id: object
+) -> Household | None:
+    """The household, if it is on the roster and in a group this person serves as head today."""
+    household = (
+        await session.get(Household, household_id) if isinstance(household_id, int) else None
+    )
+    if household is None or household.removed_at is not None:
+        return None
+    if household.neighbour_group_id not in await groups_served(session, user_id, ctx):
+        return None
+    return household
+
+
+async def _filing_for(
+    session: AsyncSession, event: Incoming, ctx: Context, data: dict[str, Any]
+) -> Household | None:
+    """The household a request in the making is for: the person's own, or one they serve."""
+    if data.get("on_behalf"):
+        return await _served(session, event.user_id, ctx, data.get("household_id"))
+    return await home_of(session, event.user_id)
 
 
 async def chose_kind(
@@ -78,14 +186,23 @@ async def chose_kind(
     if state is None or state.flow != FLOW or data.get("kind") not in {k.value for k in KINDS}:
         return [answer(event, say("chat.button_invalid"))]
     await conversation.begin(
-        session, event.chat_id, event.user_id, FLOW, "describe", {"kind": data["kind"]}
+        session,
+        event.chat_id,
+        event.user_id,
+        FLOW,
+        "describe",
+        {**_behalf_of(state.data), "kind": data["kind"]},
     )
     key = "req.ask_dispute" if data["kind"] == RequestKind.DISPUTE.value else "req.ask_describe"
     return [answer(event, say(key, photos=MAX_PHOTOS))]
 
 
 async def step(
-    session: AsyncSession, event: Incoming, say: Voice, state: conversation.Conversation
+    session: AsyncSession,
+    event: Incoming,
+    ctx: Context,
+    say: Voice,
+    state: conversation.Conversation,
 ) -> list[Reply]:
     """The answer to the current question of the filing flow."""
     data = dict(state.data)
@@ -97,7 +214,7 @@ async def step(
         await conversation.end(session, event.chat_id, event.user_id)
         return [answer(event, say("req.start_again"))]
     if state.step == "other" and event.text:
-        return await _other_party(session, event, say, data)
+        return await _other_party(session, event, ctx, say, data)
     if state.step != "describe":
         return [answer(event, say("req.use_buttons"))]
     photos = [*data.get("photos", []), *event.photo_ids]
@@ -115,32 +232,34 @@ async def step(
         await conversation.begin(session, event.chat_id, event.user_id, FLOW, "other", data)
         [skip] = button.issue(session, event.user_id, event.chat_id, [("req.skip_other", {})])
         return [answer(event, say("req.ask_other"), [[Button(say("req.button_skip"), skip)]])]
-    return await _confirm(session, event, say, data)
+    return await _confirm(session, event, ctx, say, data)
 
 
-async def skip_other(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+async def skip_other(
+    session: AsyncSession, event: Incoming, ctx: Context, say: Voice
+) -> list[Reply]:
     """The resident does not name the other party of a dispute."""
     state = await conversation.current(session, event.chat_id, event.user_id)
     if state is None or state.flow != FLOW or state.step != "other":
         return [answer(event, say("chat.button_invalid"))]
-    return await _confirm(session, event, say, dict(state.data))
+    return await _confirm(session, event, ctx, say, dict(state.data))
 
 
 async def _other_party(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
+    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
 ) -> list[Reply]:
     """Find the household the resident names as the other party, in their own estate."""
-    household = await home_of(session, event.user_id)
+    household = await _filing_for(session, event, ctx, data)
     other = await household_named(session, household, event.text or "") if household else None
     if other is None or household is None or other.id == household.id:
         return [answer(event, say("req.other_not_found"))]
     data["other_household_id"] = other.id
-    return await _confirm(session, event, say, data)
+    return await _confirm(session, event, ctx, say, data)
 
 
 async def household_named(session: AsyncSession, home: Household, text: str) -> Household | None:
-    """A household of the same estate written as 楼栋/单元/房号 (separators optional)."""
-    wanted = "".join(c for c in text if c.isalnum())
+    """A household of the same estate written as 1栋1单元102室 (separators and 室 optional)."""
+    wanted = "".join(c for c in text if c.isalnum()).removesuffix("室").removesuffix("号")
     if not wanted:
         return None
     rows = await session.execute(
@@ -162,6 +281,11 @@ async def household_named(session: AsyncSession, home: Household, text: str) -> 
     return None
 
 
+def _behalf_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The part of a flow's data that says whom it is for, carried from step to step."""
+    return {k: data[k] for k in ("household_id", "on_behalf") if k in data}
+
+
 def _room_of(text: str) -> str:
     """The trailing digits of what was written: the room number."""
     digits = len(text) - len(text.rstrip("0123456789"))
@@ -169,13 +293,13 @@ def _room_of(text: str) -> str:
 
 
 async def _confirm(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
+    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
 ) -> list[Reply]:
     """Offer a similar open matter to follow, and the summary to submit."""
     text = data["description"]
     photos = data.get("photos", [])
     await conversation.begin(session, event.chat_id, event.user_id, FLOW, "confirm", data)
-    household = await home_of(session, event.user_id)
+    household = await _filing_for(session, event, ctx, data)
     twin = await similar_open(session, household.building_id, text) if household else None
     choices: list[tuple[str, dict[str, object]]] = []
     if twin is not None:
@@ -187,6 +311,9 @@ async def _confirm(
     row = [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
     kind = say(f"req.kind.{data['kind']}")
     summary = say("req.confirm", kind=kind, description=text, count=len(photos))
+    if data.get("on_behalf") and household is not None:
+        label = await household_label(session, household)
+        summary += "\n" + say("req.confirm_for", household=label)
     if twin is not None:
         summary = say("req.similar", reference=twin.reference, description=twin.description)
         summary += "\n\n" + say("req.confirm", kind=kind, description=text, count=len(photos))
@@ -195,9 +322,16 @@ async def _confirm(
 
 async def submit(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
     state = await conversation.current(session, event.chat_id, event.user_id)
-    household = await home_of(session, event.user_id)
-    if state is None or state.flow != FLOW or state.step != "confirm" or household is None:
+    if state is None or state.flow != FLOW or state.step != "confirm":
         return [answer(event, say("chat.button_invalid"))]
+    on_behalf = bool(state.data.get("on_behalf"))
+    household = await _filing_for(session, event, ctx, state.data)
+    if household is None:
+        # Between the question and the press the head may have left office, or the resident
+        # the household.
+        await conversation.end(session, event.chat_id, event.user_id)
+        key = "req.not_your_household" if on_behalf else "req.not_registered"
+        return [answer(event, say(key))]
     clock = await clock_for(session, ctx)
     change = await file_request(
         session,
@@ -208,16 +342,21 @@ async def submit(session: AsyncSession, event: Incoming, ctx: Context, say: Voic
         clock,
         photos=list(state.data.get("photos", [])),
         other_household_id=state.data.get("other_household_id"),
+        on_behalf=on_behalf,
     )
     await conversation.end(session, event.chat_id, event.user_id)
     [withdraw] = button.issue(
         session, event.user_id, event.chat_id, [("req.withdraw", {"id": change.request.id})]
     )
-    filed = answer(
-        event,
-        say("req.filed", reference=change.request.reference),
-        [[Button(say("req.button_withdraw"), withdraw)]],
-    )
+    reference = change.request.reference
+    if on_behalf:
+        label = await household_label(session, household)
+        words = say("req.filed_for", household=label, reference=reference)
+    elif Level(change.request.level) is Level.HEAD:
+        words = say("req.filed_to_head", reference=reference)
+    else:
+        words = say("req.filed_to_branch", reference=reference)
+    filed = answer(event, words, [[Button(say("req.button_withdraw"), withdraw)]])
     return [filed, *await notices(session, change, desk_for(ctx), clock.today)]
 
 

@@ -9,6 +9,8 @@ from handlers import (
     deliberations,
     group,
     mediation,
+    membership,
+    profile,
     queues,
     registration,
     request_actions,
@@ -60,7 +62,7 @@ async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[R
 async def _command(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
     match event.command:
         case "start" if event.args.strip() == requests.START_PAYLOAD and not event.in_group:
-            return await requests.begin(session, event, say)
+            return await requests.begin(session, event, ctx, say)
         case "start":
             return await registration.start(session, event, ctx, say)
         case "request":
@@ -79,7 +81,7 @@ async def _command(session: AsyncSession, event: Incoming, ctx: Context, say: Vo
         case "help":
             return await account.help_(session, event, ctx, say)
         case "lang":
-            return await account.lang(session, event, say)
+            return await account.lang(session, event, ctx, say)
         case "cancel":
             return await account.cancel(session, event, say)
         case "bind":
@@ -112,7 +114,29 @@ async def _pressed(session: AsyncSession, event: Incoming, ctx: Context, say: Vo
         case "req.follow":
             replies = await requests.follow(session, event, say, pressed.data)
         case "req.skip_other":
-            replies = await requests.skip_other(session, event, say)
+            replies = await requests.skip_other(session, event, ctx, say)
+        case "req.for_self":
+            replies = await requests.for_self(session, event, say)
+        case "req.for_household":
+            replies = await requests.choose_household(session, event, ctx, say, pressed.data)
+        case "req.household":
+            replies = await requests.chose_household(session, event, ctx, say, pressed.data)
+        case "member.refuse":
+            replies = await membership.refused(session, event, ctx, say, pressed.data)
+        case "profile.name":
+            replies = await profile.name_chosen(session, event, say, pressed.data)
+        case "profile.type_name":
+            replies = await profile.type_name(session, event, say)
+        case "profile.phone":
+            replies = await profile.ask_phone(session, event, say)
+        case "profile.phone_card":
+            replies = await profile.phone_decided(session, event, say, pressed.data)
+        case "profile.leave":
+            replies = await membership.ask_leave(session, event, say, pressed.data)
+        case "profile.leave_yes":
+            replies = await membership.leave(session, event, ctx, say, pressed.data)
+        case "profile.leave_no":
+            replies = await membership.stay(event, say)
         case "med.holds":
             replies = await mediation.answered(session, event, ctx, say, pressed.data)
         case action if action.startswith("delib."):
@@ -132,7 +156,9 @@ async def _text(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
     if state is not None and state.flow == registration.FLOW:
         return await registration.reask(session, event, say, state.data)
     if state is not None and state.flow == requests.FLOW:
-        return await requests.step(session, event, say, state)
+        return await requests.step(session, event, ctx, say, state)
+    if state is not None and state.flow == profile.FLOW and event.text:
+        return await profile.step(session, event, say, state)
     if state is not None and state.flow == request_actions.NOTE_FLOW:
         return await request_actions.note(session, event, ctx, say, state)
     if state is not None and state.flow == deliberations.DECISION_FLOW and event.text:

@@ -23,7 +23,7 @@ class Voice:
 
     language: str
 
-    def __call__(self, key: str, **params: Any) -> str:
+    def __call__(self, key: str, /, **params: Any) -> str:
         return t(key, self.language, **params)
 
     def when(self, moment: datetime, zone: ZoneInfo) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Reply
 from handlers.outgoing import enqueue
-from handlers.request_cards import Desk, follow_up, notices
+from handlers.request_cards import Desk, deadline_phrase, follow_up, notices
 from handlers.speech import voice_of
 from models.mediation import Mediation
 from models.request import CLOSED, Request
@@ -112,6 +112,8 @@ async def _reminders(
     replies = []
     for user in people:
         say = await voice_of(session, user, desk.default_language)
-        due = say.when(request.deadline_at, desk.zone) if request.deadline_at else ""
-        replies.append(Reply(user, say("req.remind", reference=request.reference, due=due)))
+        deadline = deadline_phrase(request, say, desk.zone)
+        replies.append(
+            Reply(user, say("req.remind", reference=request.reference, deadline=deadline))
+        )
     return replies

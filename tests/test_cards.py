@@ -76,9 +76,9 @@ async def test_one_card_per_household_and_codes_decode(
     links = _links(cards_cli)
     # 1单元/102 and 2单元/102 of 芙蓉花园: the first 102 was removed from the roster.
     assert set(links) == {
-        "芙蓉花园/1栋/1单元/101",
-        "芙蓉花园/1栋/2单元/101",
-        "芙蓉花园/1栋/2单元/102",
+        "芙蓉花园1栋1单元101室",
+        "芙蓉花园1栋2单元101室",
+        "芙蓉花园1栋2单元102室",
     }
     payloads = [LINK.fullmatch(link) for link in links.values()]
     assert all(payloads) and len({m.group(1) for m in payloads if m}) == 3

@@ -149,8 +149,8 @@ async def test_a_person_registered_earlier_in_the_batch_is_known_to_later_update
 ) -> None:
     """The batch looked the person up before they existed; /me after agreeing must see them."""
     answers = await _agree_then(store, "/me")
-    assert answers[-2].startswith("登记成功")
-    assert "芙蓉花园/1栋/1单元/101" in answers[-1]
+    assert answers[-3].startswith("登记成功")
+    assert "芙蓉花园1栋1单元101室" in answers[-1]
 
 
 async def test_a_binding_made_earlier_in_the_batch_is_known_to_a_later_start(
@@ -158,10 +158,10 @@ async def test_a_binding_made_earlier_in_the_batch_is_known_to_a_later_start(
 ) -> None:
     """The batch read the person's bindings (none) first; /start after agreeing must see one."""
     answers = await _agree_then(store, "/start {payload}")
-    assert answers[-2].startswith("登记成功")
+    assert answers[-3].startswith("登记成功")
     assert (
         answers[-1]
-        == "您已登记为 芙蓉花园/1栋/1单元/101 的居民，无需重复登记。发送 /me 查看登记信息。"
+        == "您已登记为 芙蓉花园1栋1单元101室 的居民，不用再登记。发送 /me 查看登记信息。"
     )
 
 

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli import calendar, cards, chat, db, deadlines, report, roles, roster
+from bot.cli import calendar, cards, chat, db, deadlines, people, report, roles, roster
 from bot.cli.common import language
 from bot.i18n import t
 
@@ -25,6 +25,7 @@ roster.register(app)
 cards.register(app)
 chat.register(app)
 report.register(app)
+people.register(app)
 
 
 def main() -> None:

@@ -26,22 +26,30 @@ async def _count(bot: Harness, model: type) -> int:
 
 async def test_registration_with_consent(bot: Harness) -> None:
     [consent] = await bot.say(RESIDENT, f"/start {bot.payloads['101']}")
-    assert "芙蓉花园/1栋/1单元/101" in consent.text and "是否同意" in consent.text
+    assert "芙蓉花园1栋1单元101室" in consent.text and "是否同意" in consent.text
     assert [b["text"] for b in consent.buttons()] == ["同意并登记", "不同意"]
     assert all(len(b["callback_data"].encode()) <= 64 for b in consent.buttons())
-    [done] = await bot.press(RESIDENT, consent, 0)
+    done, ask_name = await bot.press(RESIDENT, consent, 0, count=2)
     assert "登记成功" in done.text and "待选举" in done.text
     async with bot.store.read() as session:
         resident = await session.scalar(select(Resident))
         person = await session.get(Person, RESIDENT)
     assert resident is not None and resident.user_id == RESIDENT
-    assert person is not None and person.display_name == "张建国"
+    # The Telegram nickname is offered, never taken silently.
+    assert person is not None and person.display_name is None
+    assert "怎么称呼您" in ask_name.text
+    assert [b["text"] for b in ask_name.buttons()] == ["用 Telegram 名字：张建国", "自己填写"]
+    [named] = await bot.press(RESIDENT, ask_name, 0)
+    assert "张建国" in named.text
     [me] = await bot.say(RESIDENT, "/me")
-    assert "芙蓉花园/1栋/1单元/101" in me.text and str(RESIDENT) in me.text
-    # A second resident of the same household may bind too.
+    assert "芙蓉花园1栋1单元101室" in me.text and "张建国" in me.text
+    assert str(RESIDENT) not in me.text  # nothing internal, the chat id included
+    # A second resident of the same household may bind too; the first is told.
     [consent2] = await bot.say(NEIGHBOUR, f"/start {bot.payloads['101']}")
-    await bot.press(NEIGHBOUR, consent2, 0)
+    await bot.press(NEIGHBOUR, consent2, 0, count=2)
     assert await _count(bot, Resident) == 2
+    told = (await bot.server.wait_sent(RESIDENT, 6))[5]
+    assert "李秀英" in told.text and "不是我家的人" in told.buttons()[0]["text"]
 
 
 async def test_decline_stores_nothing(bot: Harness) -> None:
@@ -69,7 +77,7 @@ async def test_group_binding_by_admin_and_refusals(bot: Harness) -> None:
     [bad] = await bot.say(ADMIN, "/bind wrong-code", chat=GROUP)
     assert "绑定码无效" in bad.text
     [done] = await bot.say(ADMIN, f"/bind {bot.bind_code}", chat=GROUP)
-    assert "已绑定到 芙蓉花园/1栋" in done.text
+    assert "已绑定到 芙蓉花园1栋" in done.text
     async with bot.store.read() as session:
         bound = await session.get(BuildingChat, GROUP)
     assert bound is not None and bound.bound_by == ADMIN
@@ -90,8 +98,24 @@ async def test_joining_member_is_welcomed(bot: Harness) -> None:
     await bot.server.join(NEIGHBOUR, GROUP)
     sent = await bot.server.wait_sent(GROUP, before + 1)
     welcome = sent[before]
-    assert "欢迎 李秀英" in welcome.text
+    assert "欢迎新邻居" in welcome.text and "芙蓉花园1栋" in welcome.text
+    assert "李秀英" not in welcome.text  # a group sees no names
     assert welcome.buttons()[0]["url"] == "https://t.me/LinzhangTestBot"
+
+
+async def test_one_join_reported_twice_is_welcomed_once(bot: Harness) -> None:
+    """With the bot an administrator, Telegram reports one join as a member update and as a
+    service message; either may come alone, so both are read and one welcome goes out."""
+    await bot.say(ADMIN, f"/bind {bot.bind_code}", chat=GROUP)
+    before = len(bot.server.sent_to(GROUP))
+    await bot.server.join(NEIGHBOUR, GROUP)
+    service = bot.server.text_message(NEIGHBOUR, "", GROUP)
+    del service["message"]["text"]
+    service["message"]["new_chat_members"] = [bot.server.users[NEIGHBOUR].as_json()]
+    await bot.server.push_update(service)
+    await bot.settle()
+    welcomes = [s for s in bot.server.sent_to(GROUP)[before:] if "欢迎" in s.text]
+    assert len(welcomes) == 1
 
 
 async def test_help_by_role(bot: Harness) -> None:
@@ -106,11 +130,11 @@ async def test_language_choice_wins(bot: Harness) -> None:
     [done] = await bot.press(RESIDENT, ask, 1)
     assert done.text == "Language set to English."
     [help_] = await bot.say(RESIDENT, "/help")
-    assert "You can use these commands" in help_.text
+    assert "Commands you can use" in help_.text
     zh_menu = [c for k, c in bot.server.commands.items() if '"en"' not in k]
     en_menu = [c for k, c in bot.server.commands.items() if '"en"' in k]
     assert zh_menu and en_menu
-    assert any(c["description"] == "查看我的登记信息" for menu in zh_menu for c in menu)
+    assert any(c["description"].startswith("我的登记信息") for menu in zh_menu for c in menu)
 
 
 async def test_forwarded_command_is_not_obeyed(bot: Harness) -> None:

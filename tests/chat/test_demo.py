@@ -21,9 +21,19 @@ async def test_demo_walks_through_registration_binding_and_a_request(
     database = tmp_path / "demo.db"
     await run_demo(database, EXAMPLE_ROSTER, runtime, "zh_CN", lines.append)
     transcript = "\n".join(lines)
-    shown = ("登记成功", "本群已绑定到", "欢迎 赵敏", "已受理", "待小区党支部决定", "谢谢您的评价")
+    shown = (
+        "登记成功",
+        "电话 139 0733 1234",
+        "今后称呼您“王秀英”",
+        "本群已绑定到",
+        "欢迎新邻居",
+        "已提交",
+        "待小区党支部决定",
+        "谢谢您的评价",
+    )
     for expected in shown:
         assert expected in transcript, expected
+    assert "赵敏" not in "\n".join(line for line in lines if "【群" in line)
     store = Store(f"sqlite+aiosqlite:///{database}")
     async with store.read() as session:
         request = await session.scalar(select(Request))

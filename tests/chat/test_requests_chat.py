@@ -36,6 +36,7 @@ from tests.request_world import (
     PROPERTY_A,
     PROPERTY_B,
     R1,
+    R1B,
     R2,
     R3,
     SECRETARY,
@@ -85,10 +86,13 @@ async def test_filed_escalated_approved_assigned_resolved_and_rated(bot: Harness
     [filed] = await bot.press(R1, confirm, 0)
     reference = (await _request(bot)).reference
     assert reference in filed.text and reference.startswith("FRHY-")
+    # Submitted, not "accepted" (受理 is the handler's act), and to whom it went.
+    assert "已提交" in filed.text and "已受理" not in filed.text and "邻长签收" in filed.text
 
     # The head's card names the household and the resident; they sign, then escalate.
     card = await _next(bot, HEAD1, 0)
-    assert reference in card.text and "李秀英" in card.text and "1单元/101" in card.text
+    assert reference in card.text and "李秀英" in card.text and "芙蓉花园1栋1单元101室" in card.text
+    assert "签收期限：" in card.text  # which deadline, and when
     assert [b["text"] for b in card.buttons()] == ["签收", "上报", "非本职"]
     r1_seen = len(bot.server.sent_to(R1))
     await bot.press(HEAD1, card, 0, count=0)
@@ -124,7 +128,7 @@ async def test_filed_escalated_approved_assigned_resolved_and_rated(bot: Harness
     assert "已疏通主管道并消毒" in resolved.text
     assert [b["text"] for b in resolved.buttons()] == ["满意", "基本满意", "不满意"]
     [thanks] = await bot.press(R1, resolved, 0)
-    assert "已关闭" in thanks.text
+    assert "已结案" in thanks.text
 
     await bot.settle()
     request = await _request(bot)
@@ -155,12 +159,20 @@ async def test_filed_escalated_approved_assigned_resolved_and_rated(bot: Harness
     ]
     # The resident heard of every step, in order.
     heard = [m.text for m in bot.server.sent_to(R1)][3:]
-    steps = ["已受理", "已签收", "已上报至小区党支部", "已指派", "已签收", "已办结", "已关闭"]
+    steps = [
+        "已提交",
+        "已签收",
+        "已上报至小区党支部",
+        "已指派物业公司",
+        "已签收",
+        "已办结",
+        "已结案",
+    ]
     assert len(heard) == len(steps) and all(
         step in text for step, text in zip(steps, heard, strict=True)
     ), heard
     [mine] = await bot.say(R1, "/my")
-    assert reference in mine.text and "已关闭" in mine.text
+    assert reference in mine.text and "已结案" in mine.text
 
 
 async def test_group_filing_me_too_and_strangers(bot: Harness) -> None:
@@ -238,9 +250,9 @@ async def test_a_dispute_names_the_other_party_is_mediated_and_followed_up(bot: 
     await bot.press(R1, kinds, 2)
     [ask_other] = await bot.say(R1, "楼上102天天半夜装修，协商不成")
     assert "对方是哪一户" in ask_other.text
-    [again] = await bot.say(R1, "9栋/9单元/909")
+    [again] = await bot.say(R1, "9栋9单元909室")
     assert "没找到" in again.text
-    [confirm] = await bot.say(R1, "1栋 1单元 102")
+    [confirm] = await bot.say(R1, "1栋 1单元 102室")
     await bot.press(R1, confirm, len(confirm.buttons()) - 2)
     card = await _next(bot, HEAD1, 0)
     request = await _request(bot)
@@ -253,6 +265,8 @@ async def test_a_dispute_names_the_other_party_is_mediated_and_followed_up(bot: 
     invited = await _next(bot, R2, r2_seen)  # the other party, without the complainant's name
     assert request.reference in invited.text and "周一矛调" in invited.text
     assert format_skeleton("MMMEd", day, locale="zh_CN") in invited.text
+    # When, where and who mediates: the estate's defaults, the head who signed.
+    assert "09:00" in invited.text and "小区党群服务站" in invited.text and "陈邻长" in invited.text
     assert "李秀英" not in invited.text and "101" not in invited.text
     card = (await bot.server.wait_sent(HEAD1, 3))[-1]  # the mediator's invitation, the card
     assert [b["text"] for b in card.buttons()] == ["达成协议", "未达成协议", "添加进展"]
@@ -269,6 +283,10 @@ async def test_a_dispute_names_the_other_party_is_mediated_and_followed_up(bot: 
     assert await check_deadlines(bot.store, Desk(zone, "zh_CN"), later) >= 1
     asked = await _next(bot, R2, r2_seen)
     assert "还在履行" in asked.text
+    await bot.settle()
+    # Only the parties are asked: the complainant, not every member of their household.
+    assert any("还在履行" in m.text for m in bot.server.sent_to(R1))
+    assert not any("还在履行" in m.text for m in bot.server.sent_to(R1B))
     head_seen = len(bot.server.sent_to(HEAD1))
     await bot.press(R2, asked, 1)
     broken = await _next(bot, HEAD1, head_seen)
@@ -352,3 +370,17 @@ async def test_the_resident_withdraws_and_the_head_is_told(bot: Harness) -> None
     [stale] = await bot.press(HEAD1, card, 0)
     assert "已被处理" in stale.text
     assert (await _request(bot)).state == State.WITHDRAWN
+
+
+async def test_with_no_head_the_resident_is_told_it_went_to_the_branch(bot: Harness) -> None:
+    async with bot.store.write() as session:
+        group = await resolve_scope(session, "group:芙蓉花园/1栋/2单元")
+        await revoke_role(session, HEAD2, Role.NEIGHBOUR_HEAD, group, "test")
+    [kinds] = await bot.say(R3, "/request")
+    await bot.press(R3, kinds, 0)
+    [confirm] = await bot.say(R3, "单元门禁坏了")
+    [filed] = await bot.press(R3, confirm, len(confirm.buttons()) - 2)
+    assert "暂无邻长" in filed.text and "小区党支部" in filed.text
+    assert "邻长签收" not in filed.text
+    card = await _next(bot, SECRETARY, 0)
+    assert "决定期限：" in card.text
