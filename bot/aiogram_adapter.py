@@ -9,25 +9,47 @@ from aiogram import Bot, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods.base import TelegramMethod
+from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import Update
+from pydantic import ValidationError
 
 from bot import transport
 from bot.update_event import to_event
 from handlers.events import Incoming
 
+# Telegram's status for "try again later" answers starts here.
+SERVER_ERROR = 500
+
+
+class _Session(AiohttpSession):
+    """aiogram's session, telling an answer that is not the Bot API's from a refusal."""
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        # Every answer of the Bot API is a JSON object; anything else (a proxy's page) came from
+        # something in the way, whatever its status, and says nothing about the request.
+        if content.lstrip()[:1] != "{":
+            raise transport.Transient("not JSON", status_code)
+        if status_code >= SERVER_ERROR:
+            raise transport.Transient("server error", status_code)
+        return super().check_response(bot, method, status_code, content)
+
 
 class AiogramTransport:
     def __init__(self, token: str, api_url: str) -> None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+        session = _Session(api=TelegramAPIServer.from_base(api_url))
         self._bot = Bot(token, session=session)
         self.bot_id = 0
         self.username = ""
@@ -47,8 +69,13 @@ class AiogramTransport:
             updates = await self._bot(method, request_timeout=timeout + 10)
         except TelegramRetryAfter as error:
             raise transport.RetryAfter(error.retry_after) from error
-        except (TelegramNetworkError, TelegramServerError) as error:
-            raise transport.Transient(str(error)) from error
+        except TelegramConflictError as error:
+            # Another poller, or a webhook set meanwhile: polling tries again all the same.
+            raise transport.Transient(error.message, 409) from error
+        except TelegramAPIError as error:
+            raise transport.Transient(error.message) from error
+        except ClientDecodeError as error:
+            raise transport.Transient("unreadable answer") from error
         return list(updates)
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
@@ -56,15 +83,23 @@ class AiogramTransport:
         if kind is None:
             raise transport.Permanent(f"unknown method {method}")
         try:
-            return await self._bot(_raw(kind).model_validate(params))
+            request = _raw(kind).model_validate(params)
+        except ValidationError as error:
+            raise transport.Permanent(f"invalid parameters for {method}") from error
+        try:
+            return await self._bot(request)
         except TelegramRetryAfter as error:
             raise transport.RetryAfter(error.retry_after) from error
+        except TelegramMigrateToChat as error:
+            raise transport.Migrated(error.migrate_to_chat_id) from error
         except (TelegramNetworkError, TelegramServerError) as error:
-            raise transport.Transient(str(error)) from error
+            raise transport.Transient(error.message) from error
         except (TelegramBadRequest, TelegramForbiddenError, TelegramNotFound) as error:
             raise transport.Permanent(error.message) from error
         except TelegramAPIError as error:
             raise transport.Transient(error.message) from error
+        except ClientDecodeError as error:
+            raise transport.Transient("unreadable answer") from error
 
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
         member = await self._bot.get_chat_member(chat_id, user_id)

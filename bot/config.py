@@ -40,9 +40,8 @@ class Settings(BaseSettings):
     send_overall_per_second: float = Field(30.0, gt=0, alias="LINZHANG_SEND_OVERALL_PER_SECOND")
     send_group_per_minute: int = Field(20, gt=0, alias="LINZHANG_SEND_GROUP_PER_MINUTE")
     send_chat_per_second: float = Field(1.0, gt=0, alias="LINZHANG_SEND_CHAT_PER_SECOND")
-    # Where the sender records finished sends between database marks; by default beside a
-    # SQLite file, and none (a mark per message) on a server database unless given.
-    outbox_journal: Path | None = Field(None, alias="LINZHANG_OUTBOX_JOURNAL")
+    # No setting for the outbox journal: it belongs to the database, not to a process (see
+    # Runtime._journal); one named per process let a new leader resend what the last one sent.
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 from collections.abc import Callable
-
-from aiohttp import web
 
 from bot.transport import RetryAfter, Transient, Transport
 from models.inbox import store_updates
@@ -17,54 +13,52 @@ from models.store import Store
 log = logging.getLogger(__name__)
 
 LONG_POLL = 25
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Waits after failed getUpdates: doubling from the first, never longer than the cap.
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
 
 
 async def poll(
     store: Store, transport: Transport, arrived: Callable[[], None], stop: asyncio.Event
 ) -> None:
-    """Long-poll getUpdates; the next call's offset confirms only what is already stored."""
+    """Long-poll getUpdates; the next call's offset confirms only what is already stored.
+
+    Nothing ends it but `stop` (or cancelling): whatever fails is logged and tried again after
+    a pause, since a poller that ended would leave the process up and serving no one.
+    """
     offset = 0
     failures = 0
     while not stop.is_set():
         try:
-            updates = await transport.get_updates(offset, LONG_POLL, 100)
+            offset = await _poll_once(store, transport, arrived, offset)
             failures = 0
-        except RetryAfter as error:
-            await asyncio.sleep(error.seconds)
             continue
+        except RetryAfter as error:
+            pause = error.seconds
         except (Transient, OSError) as error:
             failures += 1
-            log.warning("getUpdates failed (%s); retrying", type(error).__name__)
-            await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-            continue
-        if not updates:
-            continue
-        async with store.write() as session:
-            await store_updates(session, transport.bot_id, updates)
-        offset = max(int(u["update_id"]) for u in updates) + 1
-        arrived()
+            pause = _backoff(failures)
+            log.warning("getUpdates failed: %s; retrying", error)
+        except Exception:
+            failures += 1
+            pause = _backoff(failures)
+            log.exception("polling failed; retrying")
+        await asyncio.sleep(pause)
 
 
-def webhook_app(
-    store: Store, bot_id: int, secret: str, arrived: Callable[[], None], path: str = "/"
-) -> web.Application:
-    """An HTTP endpoint that answers 200 only once the update is committed to the inbox."""
+async def _poll_once(
+    store: Store, transport: Transport, arrived: Callable[[], None], offset: int
+) -> int:
+    """Fetch one batch of updates and store it; return the offset that confirms it."""
+    updates = await transport.get_updates(offset, LONG_POLL, 100)
+    if not updates:
+        return offset
+    async with store.write() as session:
+        await store_updates(session, transport.bot_id, updates)
+    arrived()
+    return max(int(u["update_id"]) for u in updates) + 1
 
-    async def receive(request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-            return web.Response(status=403)
-        try:
-            update = await request.json()
-            int(update["update_id"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            return web.Response(status=400)
-        async with store.write() as session:
-            await store_updates(session, bot_id, [update])
-        arrived()
-        return web.Response(status=200)
 
-    app = web.Application(client_max_size=1024 * 1024)
-    app.router.add_post(path, receive)
-    return app
+def _backoff(failures: int) -> float:
+    """How long to wait after this many failures in a row."""
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** min(failures - 1, 16))

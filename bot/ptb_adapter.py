@@ -10,11 +10,19 @@ from typing import Any
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Bot, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.warnings import PTBUserWarning
 
 from bot import transport
-from bot.ptb_request import AiohttpRequest
+from bot.ptb_request import AiohttpRequest, BadAnswer
 from bot.update_event import to_event
 from handlers.events import Incoming
 
@@ -59,8 +67,9 @@ class PtbTransport:
             )
         except RetryAfter as error:
             raise transport.RetryAfter(_seconds(error.retry_after)) from error
-        except NetworkError as error:
-            raise transport.Transient(str(error)) from error
+        except TelegramError as error:
+            # Whatever the answer (another poller's 409, a proxy's page), polling goes on.
+            raise _transient(error) from error
         return list(result)
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
@@ -68,10 +77,14 @@ class PtbTransport:
             return await self._request(method, params)
         except RetryAfter as error:
             raise transport.RetryAfter(_seconds(error.retry_after)) from error
+        except ChatMigrated as error:
+            raise transport.Migrated(int(error.new_chat_id)) from error
+        except BadAnswer as error:
+            raise _transient(error) from error
         except (BadRequest, Forbidden) as error:
             raise transport.Permanent(error.message) from error
         except NetworkError as error:
-            raise transport.Transient(str(error)) from error
+            raise _transient(error) from error
         except TelegramError as error:
             raise transport.Permanent(str(error)) from error
 
@@ -86,6 +99,15 @@ class PtbTransport:
 
     def to_event(self, payload: dict[str, Any]) -> Incoming | None:
         return to_event(Update.de_json(payload, self._bot), self.username)
+
+
+def _transient(error: TelegramError) -> transport.Transient:
+    """Say in a few words, with the status when known, what went wrong."""
+    if isinstance(error, BadAnswer):
+        return transport.Transient(error.kind, error.status)
+    if isinstance(error, Conflict):
+        return transport.Transient(error.message, 409)
+    return transport.Transient(error.message)
 
 
 def _seconds(value: Any) -> float:

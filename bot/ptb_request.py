@@ -8,11 +8,30 @@ per update. aiohttp is already here for the webhook and the local Bot API server
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
+from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+# Telegram's status for "try again later" answers starts here.
+SERVER_ERROR = 500
+
+
+class BadAnswer(NetworkError):
+    """An answer that is not the Bot API's (a proxy's page), or a server error: try again.
+
+    PTB would log a traceback for every body it cannot parse and put the whole body in its
+    error; a proxy's page in the way of every call filled the log. This says what and the
+    status, in a few words.
+    """
+
+    def __init__(self, kind: str, status: int | None) -> None:
+        super().__init__(kind if status is None else f"{kind} (HTTP {status})")
+        self.kind = kind
+        self.status = status
 
 
 class AiohttpRequest(BaseRequest):
@@ -90,11 +109,27 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(
                 method, url, data=data, headers=headers, timeout=timeout
             ) as response:
-                return response.status, await response.read()
+                status, body = response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        # Every answer of the Bot API is a JSON object; anything else came from something in
+        # the way, whatever its status, and says nothing about the request itself.
+        if body.lstrip()[:1] != b"{":
+            raise BadAnswer("not JSON", status)
+        if status >= SERVER_ERROR:
+            raise BadAnswer("server error", status)
+        return status, body
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> JSONDict:
+        """Parse an answer like PTB does, without logging a traceback when it cannot."""
+        try:
+            parsed: JSONDict = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError:
+            raise BadAnswer("not JSON", None) from None
+        return parsed
 
     def _pick(self, given: ODVInput[float], name: str) -> float | None:
         """The caller's timeout when it gave one, else this request's default."""

@@ -16,14 +16,15 @@ from aiohttp import web
 
 from bot.commands import publish_commands, publish_personal_menus
 from bot.config import Settings
-from bot.ingress import poll, webhook_app
+from bot.ingress import poll
 from bot.outbox_journal import OutboxJournal
 from bot.sender import Sender, SendLimits
 from bot.transport import ALLOWED_UPDATES, Transport
+from bot.webhook import listen, serve, webhook_app
 from bot.worker import Worker
 from handlers.context import Context
 from handlers.request_cards import Desk
-from models.leader import Leader
+from models.leader import Leader, database_file
 from models.store import Store
 from scheduler.jobs import start_jobs
 
@@ -138,7 +139,8 @@ class Runtime:
             await leader.release()
 
     async def _send(self, sender: Sender) -> None:
-        # The journal belongs to whoever sends: opened on taking the lead, emptied on leaving.
+        # Only the sender's leader opens the database's journal: on taking the lead it reads
+        # what the last leader recorded, on leaving it empties it into the database.
         sender.journal = self._journal()
         try:
             await sender.run(self.stop)
@@ -169,10 +171,15 @@ class Runtime:
                 pass
 
     def _journal(self) -> OutboxJournal | None:
-        path = self.settings.outbox_journal
-        if path is None and self.store.sqlite and self.store.path not in ("", ":memory:"):
-            path = Path(self.store.path + ".outbox-journal")
-        return OutboxJournal(path) if path is not None else None
+        """The database's outbox journal: beside a SQLite file, none on a server.
+
+        It belongs to the database, not to a process: whoever leads the sender next must read
+        what the last leader wrote, so every process finds it from the file itself. Processes
+        on one SQLite file share a machine; on PostgreSQL they may not, and each send is marked
+        in the database instead.
+        """
+        home = database_file(self.store)
+        return OutboxJournal(Path(f"{home}.outbox-journal")) if home is not None else None
 
     async def _start_webhook(self, arrived: Callable[[], None]) -> web.AppRunner:
         settings = self.settings
@@ -180,7 +187,6 @@ class Runtime:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
         if not url or not secret:
             raise ValueError("webhook needs LINZHANG_WEBHOOK_URL and LINZHANG_WEBHOOK_SECRET")
-        host, _, port = settings.webhook_listen.rpartition(":")
         app = webhook_app(
             self.store,
             self.transport.bot_id,
@@ -188,10 +194,14 @@ class Runtime:
             arrived,
             urlsplit(url).path or "/",
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
-        await self.transport.call(
-            "setWebhook", {"url": url, "secret_token": secret, "allowed_updates": ALLOWED_UPDATES}
-        )
+        runner = await serve(app, listen(settings.webhook_listen))
+        try:
+            await self.transport.call(
+                "setWebhook",
+                {"url": url, "secret_token": secret, "allowed_updates": ALLOWED_UPDATES},
+            )
+        except BaseException:
+            # run() never sees a runner it was not given: close the listening socket here.
+            await runner.cleanup()
+            raise
         return runner

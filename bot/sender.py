@@ -12,10 +12,11 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from bot.outbox_journal import OutboxJournal, Outcome
-from bot.transport import Permanent, RetryAfter, Transient, Transport
+from bot.transport import Migrated, Permanent, RetryAfter, Transient, Transport
 from handlers.delivery import undelivered
 from handlers.outgoing import enqueue
 from models.base import utcnow
+from models.building_chat import migrate_group
 from models.outbox import Due, OutboxMessage, next_per_chat
 from models.store import Store
 
@@ -162,8 +163,12 @@ class Sender:
             return
         except Transient as error:
             self._record(message)
-            backoff = min(MAX_BACKOFF, 0.5 * 2 ** min(message.attempts, 10))
-            await self._retry(message.id, backoff, f"transient: {error}")
+            # One line, the same for every failure alike, so repeats can be counted.
+            log.warning("%s failed: %s; retrying", message.method, error)
+            await self._retry(message.id, _backoff(message.attempts), f"transient: {error}")
+            return
+        except Migrated as error:
+            await self._migrated(message, error.new_chat_id)
             return
         except Permanent as error:
             self._record(message)
@@ -171,6 +176,13 @@ class Sender:
                 "outbox %s to chat %s failed for good: %s", message.id, message.chat_id, error
             )
             await self._failed(message, str(error))
+            return
+        except Exception as error:
+            # Not a failure the adapter knows: retried like a transient one, so one message
+            # cannot stop the round for every chat after it.
+            self._record(message)
+            log.exception("%s raised; retrying", message.method)
+            await self._retry(message.id, _backoff(message.attempts), type(error).__name__)
             return
         self._record(message)
         message_id = getattr(result, "message_id", None)
@@ -221,6 +233,18 @@ class Sender:
                 notice = await undelivered(session, author, message.chat_id, error, self.language)
                 await enqueue(session, [notice], None)
 
+    async def _migrated(self, message: Due, new_chat_id: int) -> None:
+        """Follow a group upgraded to a supergroup; the message goes there next round."""
+        if new_chat_id == message.chat_id:
+            # Nowhere new to go: waited out like a transient failure rather than looped on.
+            await self._retry(message.id, _backoff(message.attempts), "migrated to itself")
+            return
+        async with self.store.write() as session:
+            # The binding, the group's requests and every message still pending for it move,
+            # this one included: not a failure, nobody is told.
+            await migrate_group(session, message.chat_id, new_chat_id, actor="system:sender")
+        log.info("chat %s moved to %s; sending there", message.chat_id, new_chat_id)
+
     async def _retry(self, outbox_id: int, delay: float, error: str) -> None:
         """Put a message back for later; rare enough to commit on its own."""
         values = {
@@ -232,6 +256,11 @@ class Sender:
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
             )
+
+
+def _backoff(attempts: int) -> float:
+    """How long a message waits after failing this many times before."""
+    return min(MAX_BACKOFF, 0.5 * 2.0 ** min(attempts, 10))
 
 
 def _marks(outcome: Outcome) -> dict[str, object]:

@@ -8,6 +8,8 @@ from handlers.events import Incoming
 
 # Updates the bot asks for; chat_member must be named to be delivered at all.
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member", "my_chat_member"]
+# A failure is logged in one line: a proxy's page or a long error text is cut to this.
+LONGEST_KIND = 120
 
 
 class RetryAfter(Exception):
@@ -19,11 +21,29 @@ class RetryAfter(Exception):
 
 
 class Transient(Exception):
-    """A 5xx, a timeout or a dropped connection: try again later."""
+    """A 5xx, a timeout, a dropped connection or an answer not from the Bot API: try later.
+
+    `kind` says what went wrong in a few words and `status` is the HTTP status when there was
+    an answer, so that one log line tells them apart.
+    """
+
+    def __init__(self, kind: str, status: int | None = None) -> None:
+        kind = kind if len(kind) <= LONGEST_KIND else kind[: LONGEST_KIND - 1] + "…"
+        super().__init__(kind if status is None else f"{kind} (HTTP {status})")
+        self.kind = kind
+        self.status = status
 
 
 class Permanent(Exception):
     """The request can never succeed (blocked by the user, chat not found, bad request)."""
+
+
+class Migrated(Exception):
+    """The group was upgraded to a supergroup: it lives on under a new chat id."""
+
+    def __init__(self, new_chat_id: int) -> None:
+        super().__init__(f"group chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
 
 
 class Transport(Protocol):
@@ -41,11 +61,14 @@ class Transport(Protocol):
         ...
 
     async def get_updates(self, offset: int, timeout: int, limit: int) -> list[dict[str, Any]]:
-        """Fetch raw updates; the offset confirms every earlier one."""
+        """Fetch raw updates; the offset confirms every earlier one.
+
+        Any failure but RetryAfter is Transient: polling tries again whatever the answer.
+        """
         ...
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
-        """Call a Bot API method, raising RetryAfter, Transient or Permanent on failure."""
+        """Call a Bot API method, raising RetryAfter, Transient, Permanent or Migrated."""
         ...
 
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool: ...

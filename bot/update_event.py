@@ -16,6 +16,9 @@ OUTSIDE = ("left", "kicked")
 
 def to_event(update: Any, bot_username: str) -> Incoming | None:
     """Return the event an update carries, or None if it is nothing a person did for us."""
+    message = update.message
+    if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
+        return _migration(update.update_id, message)
     user, chat = _who(update)
     if user is None or chat is None or user.is_bot:
         return None
@@ -66,6 +69,22 @@ def to_event(update: Any, bot_username: str) -> Incoming | None:
         photo_ids=(message.photo[-1].file_id,) if message.photo else (),
         forwarded=message.forward_origin is not None,
         reply_text=(replied.text or replied.caption) if replied is not None else None,
+    )
+
+
+def _migration(update_id: int, message: Any) -> Incoming:
+    """A group's upgrade to a supergroup: Telegram's own word, whoever is named as sender."""
+    # The sender may be a person, an anonymous admin's stand-in bot, or nobody at all.
+    user = message.from_user
+    return Incoming(
+        update_id=update_id,
+        chat_id=message.chat.id,
+        chat_kind=ChatKind(message.chat.type),
+        chat_title=message.chat.title,
+        user_id=user.id if user is not None else 0,
+        display_name=user.full_name if user is not None else "",
+        migrated_to=message.migrate_to_chat_id or None,
+        migrated_from=message.migrate_from_chat_id or None,
     )
 
 

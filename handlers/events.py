@@ -42,10 +42,23 @@ class Incoming:
     joined: tuple[Member, ...] = ()
     # The text of the message this one answers, when it is a reply.
     reply_text: str | None = None
+    # A group upgraded to a supergroup: Telegram says so in the old group (the new id) and in
+    # the new supergroup (the old id).
+    migrated_to: int | None = None
+    migrated_from: int | None = None
 
     @property
     def in_group(self) -> bool:
         return self.chat_kind in (ChatKind.GROUP, ChatKind.SUPERGROUP)
+
+    @property
+    def migration(self) -> tuple[int, int] | None:
+        """The group's old and new chat ids, when this event reports an upgrade."""
+        if self.migrated_to is not None:
+            return self.chat_id, self.migrated_to
+        if self.migrated_from is not None:
+            return self.migrated_from, self.chat_id
+        return None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from handlers import (
     group,
     mediation,
     membership,
+    migration,
     profile,
     queues,
     registration,
@@ -45,6 +46,8 @@ async def prefetch(session: AsyncSession, events: list[Incoming]) -> None:
 
 async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
     """Handle one event inside the caller's transaction; return what to send."""
+    if event.migration is not None:
+        return await migration.migrated(session, event)
     if event.joined:
         return await group.welcome(session, event, ctx)
     say = await voice_for(session, event, ctx)

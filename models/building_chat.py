@@ -5,12 +5,16 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, String, select
+from sqlalchemy import BigInteger, ForeignKey, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
+from models.button import ButtonToken
+from models.known import delete, find
+from models.outbox import OutboxMessage
+from models.request import Request
 
 CODE_LIFETIME = timedelta(days=7)
 
@@ -62,3 +66,93 @@ async def building_of_chat(session: AsyncSession, chat_id: int) -> int | None:
     return await session.scalar(
         select(BuildingChat.building_id).where(BuildingChat.chat_id == chat_id)
     )
+
+
+async def migrate_group(
+    session: AsyncSession, old_chat_id: int, new_chat_id: int, actor: str = "system:telegram"
+) -> bool:
+    """Follow a group upgraded to a supergroup: what named the old id names the new one.
+
+    The binding, the requests filed in the group, the messages still to be sent there and the
+    group's buttons move. Both service messages and a refused send may report the same move,
+    in any order: a second call finds nothing left to move, changes nothing and says False.
+    """
+    if old_chat_id == new_chat_id:
+        return False
+    bound = await _move_binding(session, old_chat_id, new_chat_id)
+    requests = await session.execute(
+        update(Request)
+        .where(Request.group_chat_id == old_chat_id)
+        .values(group_chat_id=new_chat_id)
+    )
+    messages = await _move_pending(session, old_chat_id, new_chat_id)
+    buttons = await session.execute(
+        update(ButtonToken).where(ButtonToken.chat_id == old_chat_id).values(chat_id=new_chat_id)
+    )
+    moved = {
+        "building_id": bound,
+        "requests": _count(requests),
+        "messages": messages,
+        "buttons": _count(buttons),
+    }
+    if bound is None and not any((moved["requests"], messages, moved["buttons"])):
+        return False
+    audit(
+        session,
+        actor,
+        "chat.migrate",
+        "building_chat",
+        new_chat_id,
+        before={"chat_id": old_chat_id},
+        after={"chat_id": new_chat_id, **moved},
+    )
+    return True
+
+
+async def _move_binding(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int | None:
+    """Move the old chat's binding to the new id; return its building, None if none moved."""
+    # Looked up through `known`: both service messages may be in one batch, whose first move
+    # is not written yet when the second asks.
+    old = await find(session, BuildingChat, old_chat_id)
+    if old is None:
+        return None
+    # A binding made in the new group meanwhile is the newer word: it stays as it is.
+    if await find(session, BuildingChat, new_chat_id) is None:
+        session.add(
+            BuildingChat(
+                chat_id=new_chat_id,
+                building_id=old.building_id,
+                title=old.title,
+                bound_by=old.bound_by,
+                bound_at=old.bound_at,
+            )
+        )
+    await delete(session, old)
+    return old.building_id
+
+
+async def _move_pending(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
+    """Address the messages not yet sent to the old id to the new one; return how many."""
+    pending = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.params).where(
+            OutboxMessage.chat_id == old_chat_id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+        )
+    )
+    # The chat is named twice: the row's own column, and the Bot API call's parameters.
+    rows = [
+        {
+            "id": outbox_id,
+            "chat_id": new_chat_id,
+            "params": {**params, "chat_id": new_chat_id} if "chat_id" in params else params,
+        }
+        for outbox_id, params in pending
+    ]
+    if rows:
+        await session.execute(update(OutboxMessage), rows)
+    return len(rows)
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -6,6 +6,10 @@ that overlaps the old process). Handling updates is safe in any number of them; 
 the scheduled jobs are not, so each is led by whoever holds its lock: a PostgreSQL advisory
 lock on a connection kept open for it, or an exclusive lock on a file beside a SQLite database.
 A leader that dies releases the lock with its connection or its process.
+
+The lock file is named after the database file itself, not after the path a process was given:
+two processes reaching one file through a symlink and its real path both led, and every answer
+went out twice.
 """
 
 from __future__ import annotations
@@ -61,7 +65,8 @@ class Leader:
             os.close(descriptor)  # closing drops the flock
 
     def _try_file(self) -> bool:
-        path = Path(f"{self.store.path or 'memory'}.{self.name}.lock")
+        home = database_file(self.store)
+        path = Path(f"{home or self.store.path or 'memory'}.{self.name}.lock")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -76,3 +81,19 @@ class Leader:
 
     async def __aexit__(self, *_: Any) -> None:
         await self.release()
+
+
+def database_file(store: Store) -> Path | None:
+    """The SQLite file itself, however the URL named it; None for a server or in memory.
+
+    Symlinks and relative paths are resolved, as SQLite resolves them to name its -wal and
+    -shm files: the lock and the outbox journal sit beside the file every process shares.
+    Hard links are the one name this cannot see through, and need not: SQLite keys its WAL on
+    the path too, so two processes opening one file by two hard links already use two WALs and
+    corrupt the database (sqlite.org/howtocorrupt.html, "multiple links to the same file").
+    The lock is not taken on the database file itself: closing any descriptor of that file
+    drops every POSIX lock the process holds on it, SQLite's own included.
+    """
+    if not store.sqlite or store.path in ("", ":memory:"):
+        return None
+    return Path(os.path.realpath(store.path))

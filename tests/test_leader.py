@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from models.leader import Leader
 from models.store import Store
 
@@ -21,3 +23,24 @@ async def test_one_leader_per_job_and_a_successor(store: Store) -> None:
         await second.release()
     finally:
         await other.dispose()
+
+
+async def test_one_leader_whatever_path_names_the_file(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "bot.db"
+    real.parent.mkdir()
+    (tmp_path / "link.db").symlink_to(real)
+    (tmp_path / "folder").symlink_to(real.parent)
+    names = [real, tmp_path / "link.db", tmp_path / "folder" / "bot.db"]
+    stores = [Store(f"sqlite+aiosqlite:///{name}") for name in names]
+    try:
+        leaders = [Leader(store, "poll") for store in stores]
+        assert await leaders[1].try_acquire()
+        assert not await leaders[0].try_acquire()  # the real path
+        assert not await leaders[2].try_acquire()  # a symlinked folder
+        await leaders[1].release()
+        assert await leaders[0].try_acquire()
+        assert not await leaders[1].try_acquire()
+        await leaders[0].release()
+    finally:
+        for store in stores:
+            await store.dispose()

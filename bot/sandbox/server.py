@@ -17,6 +17,11 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, web
 
 MAX_TEXT = 4096
+CONFLICT = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 MAX_CALLBACK_DATA = 64
 PARSE_MODES = {"HTML", "Markdown", "MarkdownV2"}
 # Parameters that arrive JSON-encoded inside form fields.
@@ -32,11 +37,18 @@ JSON_FIELDS = {
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 @dataclass
@@ -64,6 +76,8 @@ class Chat:
     # user id → status (creator, administrator, member, left)
     members: dict[int, str] = field(default_factory=dict)
     blocked: bool = False
+    # Set when the group was upgraded to a supergroup: the id it lives on now.
+    migrated_to: int | None = None
 
     def as_json(self, users: dict[int, User]) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -113,9 +127,15 @@ class Limits:
 
 @dataclass
 class Fault:
-    kind: str  # "5xx", "drop", "slow", "429"
+    # "5xx", "drop", "slow", "429"; "409" (another poller); "html200" and "html502" (a proxy's
+    # page instead of the Bot API's answer). None of them carries the request out.
+    kind: str
     method: str | None = None
     seconds: float = 0.0
+
+
+# What a proxy in the way answers instead of Telegram.
+PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>\n"
 
 
 class BotApiServer:
@@ -207,6 +227,11 @@ class BotApiServer:
                 )
             elif fault.kind == "429":
                 return _error(ApiError(429, "Too Many Requests: retry after 1", 1))
+            elif fault.kind == "409":
+                return _error(ApiError(409, CONFLICT))
+            elif fault.kind in ("html200", "html502"):
+                status = int(fault.kind.removeprefix("html"))
+                return web.Response(status=status, text=PROXY_PAGE, content_type="text/html")
         handler = getattr(self, "api_" + method.lower(), None)
         if handler is None:
             return _error(ApiError(404, "Not Found: method not found"))
@@ -331,6 +356,34 @@ class BotApiServer:
                 }
             }
         )
+
+    async def migrate(
+        self, chat_id: int, new_chat_id: int, by: int, *, announce: bool = True
+    ) -> Chat:
+        """Upgrade a group to a supergroup as Telegram does: a new id, the old one refused.
+
+        Calls naming the old id are answered 400 with `migrate_to_chat_id`; with `announce`,
+        the bot also gets the two service messages, one in each chat.
+        """
+        old = self.chats[chat_id]
+        new = Chat(new_chat_id, "supergroup", old.title, members=dict(old.members))
+        self.chats[new_chat_id] = new
+        old.migrated_to = new_chat_id
+        if announce:
+            await self.push_update(self._service(old, by, {"migrate_to_chat_id": new_chat_id}))
+            await self.push_update(self._service(new, by, {"migrate_from_chat_id": chat_id}))
+        return new
+
+    def _service(self, chat: Chat, user_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """The body of an update carrying a service message in a chat."""
+        message = {
+            "message_id": next(self._message_ids[chat.id]),
+            "date": int(time.time()),
+            "chat": chat.as_json(self.users),
+            "from": self.users[user_id].as_json(),
+            **fields,
+        }
+        return {"message": message}
 
     async def push_update(self, body: dict[str, Any], update_id: int | None = None) -> int:
         """Queue an update for getUpdates (or the webhook); replaying an id replays it."""
@@ -514,6 +567,8 @@ class BotApiServer:
             chat = None
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
+        if chat.migrated_to is not None:
+            raise ApiError(400, UPGRADED, migrate_to_chat_id=chat.migrated_to)
         if chat.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
@@ -677,4 +732,6 @@ def _error(error: ApiError) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
     if error.retry_after is not None:
         body["parameters"] = {"retry_after": error.retry_after}
+    if error.migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": error.migrate_to_chat_id}
     return web.json_response(body, status=error.code)
