@@ -7,12 +7,21 @@ import re
 
 def address(estate: str, building: str, unit: str, room: str) -> str:
     """Write an address as residents do: estate, building, unit, then the room with 室."""
-    return f"{estate}{building}{unit}{room_of(room)}"
+    return _joined(estate, building, unit, room_of(room))
 
 
 def place(building: str, unit: str, room: str) -> str:
     """The address within its estate: 1栋1单元101室."""
-    return f"{building}{unit}{room_of(room)}"
+    return _joined(building, unit, room_of(room))
+
+
+def _joined(*parts: str) -> str:
+    """Join parts without a separator, but keep bare numbers apart (building 1, unit 2)."""
+    text = ""
+    for part in filter(None, parts):
+        gap = " " if text[-1:].isdigit() and part[:1].isdigit() else ""
+        text += gap + part
+    return text
 
 
 def room_of(room: str) -> str:

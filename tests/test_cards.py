@@ -120,7 +120,7 @@ async def test_rotation_revokes_the_old_payload(store: Store, cards_cli: Cli) ->
             assert old and new
             assert await household_for_payload(session, old.group(1)) is None
             household = await household_for_payload(session, new.group(1))
-            assert household is not None and label.endswith(f"/{household.unit}/{household.room}")
+            assert household is not None and label.endswith(f"{household.unit}{household.room}室")
         cards = list(await session.scalars(select(ContactCard)))
     assert sum(card.revoked_at is not None for card in cards) == 3
     assert _links(cards_cli) == after

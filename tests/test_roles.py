@@ -125,7 +125,7 @@ async def test_force_member_needs_a_force(store: Store, cli: Cli) -> None:
         "property",
         language="en",
     )
-    assert done.exit_code == 0 and "force member" in done.output
+    assert done.exit_code == 0 and "partner organisation" in done.output
     assert "物业公司" in cli("roles", "list").output
 
 

@@ -47,8 +47,10 @@ def import_roster(
             rows, errors = read_roster(file, lambda n: progress.update(task, completed=n))
         except Problem as problem:
             fail(problem.key, **problem.params)
+        except OSError as error:
+            fail("cli.os_error", reason=str(error))
         if errors:
-            _report(errors)
+            _report(errors, errors.total)
         digest = hashlib.sha256(file.read_bytes()).hexdigest()
 
         async def go() -> ImportPlan:
@@ -72,7 +74,7 @@ def import_roster(
 
         plan = run(guarded())
     if plan.errors:
-        _report(plan.errors)
+        _report(plan.errors, len(plan.errors))
     _summary(plan, dry_run)
 
 
@@ -94,15 +96,16 @@ def _progress(visible: bool) -> Progress:
     )
 
 
-def _report(errors: list[RosterError]) -> None:
-    """Print each bad row with its line and reason, then stop: nothing was written."""
+def _report(errors: list[RosterError], total: int) -> None:
+    """Print the first bad rows with line and reason, count the rest, then stop unwritten."""
     lang = language()
-    for error in sorted(errors, key=lambda e: e.line)[:SHOWN]:
+    shown = sorted(errors, key=lambda e: e.line)[:SHOWN]
+    for error in shown:
         reason = t(error.key, lang, **error.params)
         typer.echo(t("cli.roster.line", lang, line=error.line, reason=reason), err=True)
-    if len(errors) > SHOWN:
-        typer.echo(t("cli.roster.more", lang, count=len(errors) - SHOWN), err=True)
-    typer.echo(t("cli.roster.nothing_written", lang, count=len(errors)), err=True)
+    if total > len(shown):
+        typer.echo(t("cli.roster.more", lang, count=total - len(shown)), err=True)
+    typer.echo(t("cli.roster.nothing_written", lang, count=total), err=True)
     raise typer.Exit(EXIT_USER)
 
 
