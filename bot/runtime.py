@@ -128,8 +128,14 @@ class Runtime:
         try:
             while not self.stop.is_set():
                 if await leader.try_acquire():
-                    await job()
-                    return
+                    try:
+                        await job()
+                        return
+                    except Exception:
+                        # A job that dies must not leave the deployment without it: log,
+                        # step down, and lead it again after the pause below.
+                        log.exception("%s stopped unexpectedly; starting it again", name)
+                        await leader.release()
                 try:
                     async with asyncio.timeout(LEADER_RETRY_SECONDS):
                         await self.stop.wait()
