@@ -14,9 +14,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from bot.fonts import FontChoice
-from bot.i18n import t
 from models.contact_card import CardInfo
 from models.phone import readable
+from texts import t
 
 QR_SIDE = 62 * mm
 MARGIN = 8 * mm

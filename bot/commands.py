@@ -9,12 +9,12 @@ from datetime import date
 
 from sqlalchemy import delete, select
 
-from bot.i18n import LANGUAGES, t
 from bot.transport import Permanent, RetryAfter, Transient, Transport
 from handlers.account import EVERYONE, personal_menus
 from models.base import utcnow
 from models.command_menu import PublishedMenu
 from models.store import Store
+from texts import LANGUAGES, t
 
 log = logging.getLogger(__name__)
 

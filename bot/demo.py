@@ -11,7 +11,6 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.i18n import t
 from bot.runtime import Runtime, make_transport
 from bot.sandbox.server import BotApiServer, Sent
 from models.building_chat import new_bind_code
@@ -26,6 +25,7 @@ from models.roster import apply_import, plan_import
 from models.roster_file import read_roster
 from models.scope import resolve_scope
 from models.store import Store
+from texts import t
 
 TOKEN = "7000001:LinzhangDemoTokenForTheLocalServer"
 BOT_NAME = "LinzhangDemoBot"

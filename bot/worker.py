@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import pick_language, t
 from bot.transport import Transport
 from handlers.context import Context
 from handlers.events import Incoming, Reply
@@ -17,6 +16,7 @@ from handlers.router import handle, prefetch
 from models.inbox import InboxUpdate, mark_handled, pending_updates
 from models.pending import flush_when_touched
 from models.store import Store
+from texts import pick_language, t
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import pick_language, t
 from handlers.context import Context
 from handlers.events import Incoming
 from models.known import find
 from models.person import Person
+from texts import pick_language, t
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 import string
 from pathlib import Path
 
-from bot.i18n import LANGUAGES, catalogue, normalise, pick_language, t
+from texts import LANGUAGES, catalogue, normalise, pick_language, t
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_USE = re.compile(

@@ -14,12 +14,12 @@ from openpyxl import Workbook
 from sqlalchemy import func, select, text
 
 from bot.cli.roster import SHOWN
-from bot.i18n import t
 from models import roster_file
 from models.audit import AuditEntry
 from models.registry import Branch, Estate, Household, HouseholdCare, NeighbourGroup
 from models.store import Store
 from tests.conftest import Cli
+from texts import t
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
 HEADER = ["街道", "社区", "小区", "楼栋", "单元", "房号", "邻里单元", "户主", "电话", "关爱对象"]

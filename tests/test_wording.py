@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from bot.i18n import catalogue, t
 from handlers.delivery import undelivered
 from handlers.events import Reply
 from handlers.request_cards import Desk, notices
@@ -40,6 +39,7 @@ from tests.request_world import (
 )
 from tests.test_requests import at
 from tests.wording import leaks
+from texts import catalogue, t
 
 ZONE = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 9, 14)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from bot.i18n import catalogue
 from models.deadline_rule import Step
 from models.request import Level, Rating, RequestKind, State
 from models.request_flow import Reason
 from models.role import Force, Role
+from texts import catalogue
 
 # Latin words a Chinese message may carry: the platform, a QR code, file kinds.
 ALLOWED_IN_CHINESE = {"Telegram", "QR", "ID", "PDF", "CSV", "XLSX", "UTF"}

@@ -8,7 +8,7 @@ import typer
 
 from bot.cli import calendar, cards, chat, db, deadlines, people, report, roles, roster
 from bot.cli.common import language
-from bot.i18n import t
+from texts import t
 
 app = typer.Typer(
     name="linzhang",

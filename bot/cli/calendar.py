@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import language, open_store, run, say
-from bot.i18n import t
 from models.audit import audit
 from models.workdays import import_schedule, parse_schedule
+from texts import t
 
 app = typer.Typer(help=t("cli.calendar.help", language()), no_args_is_help=True)
 

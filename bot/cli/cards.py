@@ -14,9 +14,9 @@ import typer
 from bot.card_pdf import Card, render_cards
 from bot.cli.common import fail, language, load_settings, open_store, run, say
 from bot.fonts import cjk_font
-from bot.i18n import t
 from models.contact_card import cards_for, deep_link, estate_cards
 from models.scope import find_estate
+from texts import t
 
 ACTOR = "cli"
 # Telegram's rule for bot usernames.

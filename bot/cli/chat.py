@@ -11,11 +11,11 @@ import typer
 from sqlalchemy import select
 
 from bot.cli.common import fail, language, load_settings, open_store, run, say
-from bot.i18n import t
 from bot.logs import configure
 from models.building_chat import new_bind_code
 from models.registry import Building
 from models.scope import find_estate
+from texts import t
 
 EXAMPLE_ROSTER = Path(__file__).resolve().parents[2] / "examples" / "roster.csv"
 

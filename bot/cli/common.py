@@ -13,10 +13,10 @@ import typer
 from pydantic import ValidationError
 
 from bot.config import Settings, settings
-from bot.i18n import t
 from models.migrate import ensure_current
 from models.problem import Problem
 from models.store import Store
+from texts import t
 
 T = TypeVar("T")
 

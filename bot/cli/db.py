@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from bot.cli.common import language, open_store, run, say
-from bot.i18n import t
 from models.migrate import current_revision, head_revision, upgrade
+from texts import t
 
 app = typer.Typer(help=t("cli.db.help", language()), no_args_is_help=True)
 

@@ -8,11 +8,11 @@ import typer
 from sqlalchemy import select
 
 from bot.cli.common import fail, language, open_store, run, say
-from bot.i18n import t
 from models.audit import audit
 from models.deadline_rule import ANY, DEFAULTS, DeadlineRule, Step, set_rule
 from models.request import Level, RequestKind
 from models.scope import resolve_scope
+from texts import t
 
 app = typer.Typer(help=t("cli.deadlines.help", language()), no_args_is_help=True)
 

@@ -9,7 +9,6 @@ import typer
 from sqlalchemy import select
 
 from bot.cli.common import fail, language, load_settings, open_store, run, say
-from bot.i18n import t
 from handlers.households import household_label
 from handlers.membership import removed
 from handlers.outgoing import enqueue
@@ -18,6 +17,7 @@ from models.membership import members, remove
 from models.person import Person, Resident
 from models.profile import set_name, set_phone
 from models.scope import find_estate, resolve_household
+from texts import t
 
 ACTOR = "cli"
 

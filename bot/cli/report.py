@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import language, open_store, run, say
-from bot.i18n import t
 from models.request_counts import counters, estates_in
 from models.scope import resolve_scope
+from texts import t
 
 
 def register(app: typer.Typer) -> None:

@@ -9,10 +9,10 @@ import typer
 from sqlalchemy import select
 
 from bot.cli.common import fail, language, load_settings, open_store, run, say
-from bot.i18n import t
 from models.person import Person
 from models.role import Force, Grant, Role, RoleAssignment, grant_role, revoke_role
 from models.scope import ScopeKind, describe_scope, resolve_scope
+from texts import t
 
 ACTOR = "cli"
 

@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import EXIT_USER, fail, language, open_store, run, say
-from bot.i18n import t
 from models.problem import Problem
 from models.roster import ImportPlan, apply_import, plan_import
 from models.roster_file import RosterError, read_roster
+from texts import t
 
 ACTOR = "cli"
 # Enough lines to see what is wrong; the rest is a count.

@@ -1,4 +1,8 @@
-"""Message catalogues: zh_CN first, en second; every text the bot shows comes from here."""
+"""Message catalogues: zh_CN first, en second; every text the bot shows comes from here.
+
+A package of its own, beside handlers/ and bot/, so both speak from it and neither imports
+the other for words.
+"""
 
 from __future__ import annotations
 
