@@ -225,7 +225,7 @@ async def outbox(runtime: str, messages: int, cap: int) -> dict[str, float]:
         server.limits.overall_per_second = cap
         store = Store(database)
         async with store.write() as session:
-            await enqueue(session, [Reply(chat, f"本周走访名单 {chat}") for chat in chats], None)
+            enqueue(session, [Reply(chat, f"本周走访名单 {chat}") for chat in chats], None)
         await store.dispose()
         child = await Child.start(bot_command("linzhang", runtime), env)
         await server.wait_total(1, timeout=60)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from sqlalchemy import delete, select
 
 from bot.transport import Permanent, RetryAfter, Transient, Transport
-from handlers.account import EVERYONE, personal_menus
+from handlers.flow import Where
+from handlers.router import Router
 from models.base import utcnow
 from models.command_menu import PublishedMenu
 from models.store import Store
@@ -18,19 +19,22 @@ from texts import LANGUAGES, t
 
 log = logging.getLogger(__name__)
 
-PRIVATE = EVERYONE
-GROUP = ("request", "help", "bind")
 # Telegram's limits for these calls are not published; stay far below the message limit.
 MENU_CALLS_PER_SECOND = 10
 
 
-async def publish_commands(transport: Transport) -> None:
+async def publish_commands(transport: Transport, router: Router) -> None:
     """Set the menus for private chats and groups, in Chinese by default and in English."""
-    await _set(transport, {"type": "all_private_chats"}, list(PRIVATE))
-    await _set(transport, {"type": "all_group_chats"}, list(GROUP))
+    private = [c.name for c in router.commands_for(set(), Where.PRIVATE)]
+    # A group's menu shows every command that works there; each checks who may use it.
+    group = [c.name for c in router.commands.values() if c.where is not Where.PRIVATE]
+    await _set(transport, {"type": "all_private_chats"}, private)
+    await _set(transport, {"type": "all_group_chats"}, sorted(group, key=_rank(router)))
 
 
-async def publish_personal_menus(store: Store, transport: Transport, today: date) -> int:
+async def publish_personal_menus(
+    store: Store, transport: Transport, today: date, router: Router
+) -> int:
     """Give heads, secretaries and staff their extra commands; take them from those who left.
 
     Only what changed since the last run is sent. A person who never opened a chat with the bot
@@ -38,7 +42,7 @@ async def publish_personal_menus(store: Store, transport: Transport, today: date
     since /help always lists the same commands.
     """
     async with store.read() as session:
-        wanted = await personal_menus(session, today)
+        wanted = await router.personal_menus(session, today)
         published = {m.user_id: m.commands for m in await session.scalars(select(PublishedMenu))}
     changes = 0
     for user, commands in wanted.items():
@@ -76,6 +80,10 @@ async def _call(calls: Awaitable[None]) -> bool:
         return False
     await asyncio.sleep(len(LANGUAGES) / MENU_CALLS_PER_SECOND)
     return True
+
+
+def _rank(router: Router) -> Callable[[str], int]:
+    return lambda name: router.commands[name].rank
 
 
 def _chat(user: int) -> dict[str, object]:

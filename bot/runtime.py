@@ -24,6 +24,7 @@ from bot.webhook import listen, serve, webhook_app
 from bot.worker import Worker
 from handlers.context import Context
 from handlers.request_cards import Desk
+from handlers.router import Router
 from models.leader import Leader, database_file
 from models.store import Store
 from scheduler.jobs import start_jobs
@@ -70,6 +71,8 @@ class Runtime:
     settings: Settings
     limits: SendLimits | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # Every flow declared under handlers/, unless a test brings its own.
+    router: Router = field(default_factory=Router)
 
     async def run(self, *, webhook: bool = False) -> None:
         """Run until `stop` is set; the tasks end cleanly, nothing in flight is lost."""
@@ -77,7 +80,6 @@ class Runtime:
         ctx = Context(
             bot_username=self.transport.username,
             default_language=self.settings.language,
-            chat=self.transport,
             zone=self.settings.zone,
         )
         limits = self.limits or SendLimits(
@@ -86,8 +88,8 @@ class Runtime:
             chat_per_second=self.settings.send_chat_per_second,
         )
         sender = Sender(self.store, self.transport, limits, None, self.settings.language)
-        worker = Worker(self.store, self.transport, ctx, sender.wake)
-        await publish_commands(self.transport)
+        worker = Worker(self.store, self.transport, ctx, sender.wake, self.router)
+        await publish_commands(self.transport, self.router)
         # Any number of processes handle updates; one at a time polls, sends and schedules.
         tasks = [
             asyncio.create_task(worker.run(self.stop), name="worker"),
@@ -167,7 +169,7 @@ class Runtime:
         while not self.stop.is_set():
             try:
                 today = datetime.now(self.settings.zone).date()
-                await publish_personal_menus(self.store, self.transport, today)
+                await publish_personal_menus(self.store, self.transport, today, self.router)
             except Exception:
                 log.exception("publishing personal menus failed; retrying later")
             try:

@@ -231,7 +231,7 @@ class Sender:
             author = message.cause_user_id
             if author is not None and author != message.chat_id:
                 notice = await undelivered(session, author, message.chat_id, error, self.language)
-                await enqueue(session, [notice], None)
+                enqueue(session, [notice], None)
 
     async def _migrated(self, message: Due, new_chat_id: int) -> None:
         """Follow a group upgraded to a supergroup; the message goes there next round."""

@@ -1,20 +1,33 @@
-"""The worker: handle stored updates in batches; effects and "handled" commit together."""
+"""The worker: handle stored updates in batches; effects and "handled" commit together.
+
+A batch goes in four steps:
+1. read the oldest pending updates (a short read transaction) and translate them;
+2. ask the chat platform what their handlers will need to know (is this person an admin of
+   that group?) — before any write transaction, so no network call holds the database;
+3. in one write transaction: claim the updates still unhandled, read for all of them at once
+   what nearly every one asks first (a `Batch`), handle each, write the rows they added (audit,
+   buttons, outbox: one INSERT per table), mark them handled;
+4. when anything in step 3 fails — a handler, or a row the database refuses — run the batch
+   again with a savepoint per update, each update writing its own rows inside it: the update
+   that fails is rolled back alone, its sender gets an apology, the others commit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transport import Transport
-from handlers.context import Context
+from handlers.batch import Batch, ChatAdmins
+from handlers.context import ChatApi, Context
 from handlers.events import Incoming, Reply
-from handlers.outgoing import add_rows, outbox_rows
-from handlers.router import handle, prefetch
-from models.inbox import InboxUpdate, mark_handled, pending_updates
-from models.pending import flush_when_touched
+from handlers.flow import Ask
+from handlers.outgoing import enqueue
+from handlers.router import Router
+from models.inbox import Pending, claim_updates, mark_handled, pending_updates
+from models.rows import rows_of
 from models.store import Store
 from texts import pick_language, t
 
@@ -22,19 +35,31 @@ log = logging.getLogger(__name__)
 
 # One commit per batch, not per update: the commit is what costs on SQLite.
 BATCH = 200
+# How long the platform gets to say who administers a group, before the answer is "unknown".
+ASK_SECONDS = 5.0
+
+Event = Incoming | Exception | None
 
 
 class _UpdateFailed(Exception):
-    """A handler raised: the batch is rolled back and handled again update by update."""
+    """Something in the batch failed: it is rolled back and handled again update by update."""
 
 
 class Worker:
     def __init__(
-        self, store: Store, transport: Transport, ctx: Context, sent: asyncio.Event
+        self,
+        store: Store,
+        transport: Transport,
+        ctx: Context,
+        sent: asyncio.Event,
+        router: Router | None = None,
+        chat: ChatApi | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
         self.ctx = ctx
+        self.router = router or Router()
+        self.chat: ChatApi = chat or transport
         self.arrived = asyncio.Event()
         self._sent = sent
 
@@ -43,12 +68,12 @@ class Worker:
         while not stop.is_set():
             self.arrived.clear()
             try:
-                handled = await self.run_once()
+                found = await self.run_once()
             except Exception:
                 log.exception("inbox batch failed; retrying")
-                handled = 0
+                found = 0
                 await asyncio.sleep(1)
-            if handled == 0:
+            if found == 0:
                 try:
                     async with asyncio.timeout(1.0):
                         await self.arrived.wait()
@@ -56,93 +81,118 @@ class Worker:
                     pass
 
     async def run_once(self) -> int:
-        """Handle one batch of stored updates; return how many."""
-        # Handlers almost never fail, so a batch first runs without a savepoint per update
-        # (two statements and a flush each); if one does fail, the batch is rolled back and
-        # run again with savepoints, so that update cannot sink its neighbours.
+        """Handle one batch of stored updates; return how many were found waiting."""
+        async with self.store.read() as session:
+            pending = await pending_updates(session, BATCH)
+        if not pending:
+            return 0
+        events = [self._read(row) for row in pending]
+        admins = await self._ask(events)
+        # Handlers almost never fail, so a batch first runs without a savepoint per update;
+        # if anything fails, it runs again with savepoints, so one update cannot sink the rest.
         try:
-            handled = await self._batch(isolated=False)
+            handled = await self._batch(pending, events, admins, isolated=False)
         except _UpdateFailed:
-            handled = await self._batch(isolated=True)
+            handled = await self._batch(pending, events, admins, isolated=True)
         if handled:
             self._sent.set()  # the answers are committed: send them now
-        return handled
+        else:
+            # Another worker holds them all (PostgreSQL): let it finish before looking again.
+            await asyncio.sleep(0.05)
+        return len(pending)
 
-    async def _batch(self, *, isolated: bool) -> int:
+    async def _batch(
+        self, pending: list[Pending], events: list[Event], admins: ChatAdmins, *, isolated: bool
+    ) -> int:
         async with self.store.write() as session:
-            rows = await pending_updates(session, BATCH, lock=not self.store.sqlite)
-            # What one update writes is seldom read by the next: written when something
-            # reads it, or at the end, a batch's rows for a table go in one statement.
-            flush_when_touched(session)
-            events = [self._read(row) for row in rows]
-            # What nearly every update looks up, fetched for the whole batch at once.
-            await prefetch(session, [event for event in events if isinstance(event, Incoming)])
+            claimed = await claim_updates(
+                session, [row.id for row in pending], lock=not self.store.sqlite
+            )
+            todo = [(row, event) for row, event in zip(pending, events, strict=True)]
+            todo = [(row, event) for row, event in todo if row.id in claimed]
+            batch = Batch(session, admins)
+            await batch.prefetch([event for _, event in todo if isinstance(event, Incoming)])
             failed: dict[int, str] = {}
-            # The batch's answers, in the order of its updates, written with one statement.
-            answers: list[dict[str, Any]] = []
-            for row, event in zip(rows, events, strict=True):
+            for row, event in todo:
                 if isolated:
-                    if error := await self._isolated(session, row, event, answers):
-                        failed[row.id] = error
+                    if why := await self._isolated(session, batch, row, event):
+                        failed[row.id] = why
                     continue
                 try:
-                    answers += await self._one(session, event)
+                    await self._one(session, batch, event)
                 except Exception as error:
                     raise _UpdateFailed from error
-            if not isolated:
-                try:
-                    await session.flush()  # a write refused here is an update's failure
-                except Exception as error:
-                    raise _UpdateFailed from error
-            await add_rows(session, answers)
-            # One statement marks the batch; the failures keep why they failed.
-            await mark_handled(session, [row.id for row in rows if row.id not in failed])
+            try:
+                # The batch's rows, one INSERT per table; a row refused here is an update's
+                # failure, found again update by update.
+                await rows_of(session).write(session)
+            except Exception as error:
+                if isolated:
+                    raise
+                raise _UpdateFailed from error
+            await mark_handled(session, [row.id for row, _ in todo if row.id not in failed])
             for row_id, why in failed.items():
                 await mark_handled(session, [row_id], why)
-        return len(rows)
+        return len(todo)
 
-    def _read(self, row: InboxUpdate) -> Incoming | Exception | None:
+    async def _one(self, session: AsyncSession, batch: Batch, event: Event) -> None:
+        """Handle one update; its answers join the transaction's outbox rows."""
+        if isinstance(event, Exception):
+            raise event
+        if event is None:
+            return
+        replies = await self.router.handle(session, event, self.ctx, batch)
+        enqueue(session, replies, event.user_id)
+
+    async def _isolated(
+        self, session: AsyncSession, batch: Batch, row: Pending, event: Event
+    ) -> str | None:
+        """Handle one update in a savepoint, writing its own rows there; return why it failed."""
+        rows = rows_of(session)
+        mark = rows.mark()
+        try:
+            async with session.begin_nested():
+                await self._one(session, batch, event)
+                await rows.write(session)
+        except Exception as error:
+            rows.drop_since(mark)
+            # What the batch had read may name rows the savepoint took back: read anew.
+            batch.forget()
+            log.exception("update %s failed", row.update_id)
+            if isinstance(event, Incoming):
+                enqueue(session, [self._apology(event)], event.user_id)
+            return type(error).__name__
+        return None
+
+    def _apology(self, event: Incoming) -> Reply:
+        """Tell the person, in their language, that what they did could not be done."""
+        language = pick_language(None, event.language_code, self.ctx.default_language)
+        return Reply(event.chat_id, t("chat.sorry", language), is_group=event.in_group)
+
+    def _read(self, row: Pending) -> Event:
         """Translate a stored update; a payload the adapter cannot read fails that update."""
         try:
             return self.transport.to_event(row.payload)
         except Exception as error:
             return error
 
-    async def _one(
-        self, session: AsyncSession, event: Incoming | Exception | None
-    ) -> list[dict[str, Any]]:
-        """Handle one update; return the outbox rows of its answers."""
-        if isinstance(event, Exception):
-            raise event
-        if event is None:
-            return []
-        return outbox_rows(await handle(session, event, self.ctx), event.user_id)
+    async def _ask(self, events: list[Event]) -> ChatAdmins:
+        """Ask the platform, before the transaction, what the batch's handlers need to know."""
+        wanted = {
+            (event.chat_id, event.user_id)
+            for event in events
+            if isinstance(event, Incoming) and Ask.CHAT_ADMIN in self._asks(event)
+        }
+        answers: dict[tuple[int, int], bool | None] = {}
+        for chat_id, user_id in wanted:
+            try:
+                async with asyncio.timeout(ASK_SECONDS):
+                    answers[(chat_id, user_id)] = await self.chat.is_chat_admin(chat_id, user_id)
+            except Exception as error:
+                log.warning("could not ask who administers chat %s: %s", chat_id, error)
+                answers[(chat_id, user_id)] = None
+        return answers
 
-    async def _isolated(
-        self,
-        session: AsyncSession,
-        row: InboxUpdate,
-        event: Incoming | Exception | None,
-        answers: list[dict[str, Any]],
-    ) -> str | None:
-        """Handle one update in a savepoint; return why it failed, if it did."""
-        try:
-            async with session.begin_nested():
-                answers += await self._one(session, event)
-        except Exception as error:
-            log.exception("update %s failed", row.update_id)
-            answers += self._apology(row)
-            return type(error).__name__
-        return None
-
-    def _apology(self, row: InboxUpdate) -> list[dict[str, Any]]:
-        """Tell the person, in their language, that what they did could not be done."""
-        try:
-            event: Incoming | None = self.transport.to_event(row.payload)
-        except Exception:
-            return []  # not even readable: nobody to answer
-        if event is None:
-            return []
-        language = pick_language(None, event.language_code, self.ctx.default_language)
-        apology = Reply(event.chat_id, t("chat.sorry", language), is_group=event.in_group)
-        return outbox_rows([apology], event.user_id)
+    def _asks(self, event: Incoming) -> frozenset[Ask]:
+        command = self.router.commands.get(event.command or "")
+        return command.asks if command is not None and not event.forwarded else frozenset()

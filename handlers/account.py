@@ -2,47 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.context import Context
-from handlers.events import Button, Incoming, Reply, answer
+from handlers.events import Button, Reply, answer
+from handlers.flow import Command, Flow, Where
 from handlers.speech import Voice
-from models import button, conversation
+from handlers.turn import Turn
+from models import button
 from models.address import address, place
 from models.audit import audit
-from models.known import find
+from models.button import Pressed
 from models.person import Person, Resident
 from models.phone import readable
 from models.registry import Building, Estate, Household
 from models.role import Role, live_assignments
 from models.scope import ScopeKind, describe_scope
 
-# Commands everyone has, then the extra ones a role brings, in menu order.
-EVERYONE = ("start", "request", "my", "me", "lang", "help", "cancel")
-BY_ROLE: dict[Role, tuple[str, ...]] = {
-    Role.ESTATE_ADMIN: ("bind",),
-    Role.NEIGHBOUR_HEAD: ("tasks",),
-    Role.FORCE_MEMBER: ("tasks",),
-    Role.SECRETARY: ("queue", "tasks"),
-    Role.FIRST_SECRETARY: ("queue", "tasks"),
-    Role.COMMUNITY_STAFF: ("queue", "tasks"),
-    Role.STREET_STAFF: ("queue", "tasks"),
-}
 LANGUAGES = (("zh_CN", "中文"), ("en", "English"))
-# Commands that only work in a building group; they stay off private menus.
-GROUP_ONLY = frozenset({"bind"})
 
 
-async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+async def me(turn: Turn) -> list[Reply]:
     """Show everything stored about the person, with what they can change."""
-    if event.in_group:
-        return [answer(event, say("chat.private_pointer", link=ctx.link()))]
-    person = await find(session, Person, event.user_id)
+    session, event, say = turn.session, turn.event, turn.say
+    person = await session.get(Person, event.user_id)
     if person is None:
-        return [answer(event, say("chat.me_nothing"))]
+        return [turn.answer("chat.me_nothing")]
     lines = [say("chat.me_header", name=person.display_name or say("chat.me_no_name"))]
     if person.phone:
         shown = say("chat.me_phone_on_card" if person.phone_on_card else "chat.me_phone_private")
@@ -52,7 +36,7 @@ async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -
     homes = list(await session.execute(_HOMES, {"user": person.user_id}))
     for _, estate, building, unit, room in homes:
         lines.append(say("chat.me_household", household=address(estate, building, unit, room)))
-    held = await live_assignments(session, user_id=person.user_id, on=ctx.today())
+    held = await live_assignments(session, user_id=person.user_id, on=turn.ctx.today())
     for assignment in held:
         scope = await describe_scope(session, ScopeKind(assignment.scope_kind), assignment.scope_id)
         lines.append(say("chat.me_role", role=say("role." + assignment.role), scope=scope.spoken))
@@ -67,7 +51,7 @@ async def me(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -
         labels.append(leave if len(homes) > 1 else say("chat.me_button_leave"))
     tokens = button.issue(session, event.user_id, event.chat_id, choices)
     rows = [[Button(label, token)] for label, token in zip(labels, tokens, strict=True)]
-    return [answer(event, "\n".join(lines), rows)]
+    return [turn.answer_text("\n".join(lines), rows)]
 
 
 # Built once: /me is asked often, and building a statement costs about what running it does.
@@ -81,80 +65,66 @@ _HOMES = (
 )
 
 
-async def help_(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+async def help_(turn: Turn) -> list[Reply]:
     """List what this person can do with the roles they hold (in a group, what the group can)."""
-    if event.in_group:
-        return [answer(event, say("chat.help_group", link=ctx.link()))]
-    roles = {
-        Role(a.role) for a in await live_assignments(session, user_id=event.user_id, on=ctx.today())
-    }
-    commands = commands_for(roles)
-    lines = [say("chat.help_header")]
-    lines += [f"/{command} — {say('command.' + command)}" for command in commands]
-    return [answer(event, "\n".join(lines))]
+    if turn.event.in_group:
+        return [turn.answer("chat.help_group", link=turn.ctx.link())]
+    held = await live_assignments(turn.session, user_id=turn.event.user_id, on=turn.ctx.today())
+    lines = [turn.say("chat.help_header")]
+    for name in turn.commands({Role(a.role) for a in held}):
+        lines.append(f"/{name} — {turn.say('command.' + name)}")
+    return [turn.answer_text("\n".join(lines))]
 
 
-async def lang(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
-    """Offer the languages as buttons, in private."""
-    if event.in_group:
-        return [answer(event, say("chat.private_pointer", link=ctx.link()))]
+async def lang(turn: Turn) -> list[Reply]:
+    """Offer the languages as buttons."""
     tokens = button.issue(
-        session,
-        event.user_id,
-        event.chat_id,
+        turn.session,
+        turn.event.user_id,
+        turn.event.chat_id,
         [("lang.set", {"language": code}) for code, _ in LANGUAGES],
     )
     row = [Button(name, token) for (_, name), token in zip(LANGUAGES, tokens, strict=True)]
-    return [answer(event, say("chat.lang_ask"), [row])]
+    return [turn.answer("chat.lang_ask", [row])]
 
 
-async def set_lang(
-    session: AsyncSession, event: Incoming, data: dict[str, str]
-) -> tuple[Voice, list[Reply]]:
+async def set_lang(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Store the chosen language; answer in it."""
-    language = data.get("language", "")
+    language = pressed.data.get("language", "")
     if language not in dict(LANGUAGES):
-        return Voice("zh_CN"), []
-    person = await find(session, Person, event.user_id)
+        return [turn.answer("chat.button_invalid")]
+    user = turn.event.user_id
+    person = await turn.session.get(Person, user)
     if person is None:
-        person = Person(user_id=event.user_id)
-        session.add(person)
+        person = Person(user_id=user)
+        turn.session.add(person)
     before = person.language
     person.language = language
+    turn.batch.chose_language(user, language)
     audit(
-        session,
-        f"user:{event.user_id}",
+        turn.session,
+        f"user:{user}",
         "person.language",
         "person",
-        event.user_id,
+        user,
         before={"language": before},
         after={"language": language},
     )
-    say = Voice(language)
-    return say, [answer(event, say("chat.lang_set"))]
+    return [answer(turn.event, Voice(language)("chat.lang_set"))]
 
 
-async def cancel(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
-    ended = await conversation.end(session, event.chat_id, event.user_id)
-    return [answer(event, say("chat.cancel_done" if ended else "chat.cancel_none"))]
+async def cancel(turn: Turn) -> list[Reply]:
+    ended = await turn.end()
+    return [turn.answer("chat.cancel_done" if ended else "chat.cancel_none")]
 
 
-def commands_for(roles: set[Role]) -> list[str]:
-    """Everyone's commands, then those the roles bring, in menu order."""
-    commands = list(EVERYONE)
-    for role in sorted(roles):
-        commands += [c for c in BY_ROLE.get(role, ()) if c not in commands]
-    return commands
-
-
-async def personal_menus(session: AsyncSession, today: date) -> dict[int, list[str]]:
-    """The private menu of everyone whose roles add commands to it."""
-    roles: dict[int, set[Role]] = {}
-    for assignment in await live_assignments(session, on=today):
-        roles.setdefault(assignment.user_id, set()).add(Role(assignment.role))
-    menus = {}
-    for user, held in roles.items():
-        private = [c for c in commands_for(held) if c not in GROUP_ONLY]
-        if private != list(EVERYONE):
-            menus[user] = private
-    return menus
+FLOW = Flow(
+    name="account",
+    commands=(
+        Command("me", me, where=Where.PRIVATE, rank=30),
+        Command("lang", lang, where=Where.PRIVATE, rank=40),
+        Command("help", help_, rank=50),
+        Command("cancel", cancel, where=Where.PRIVATE, rank=60),
+    ),
+    buttons={"lang.set": set_lang},
+)

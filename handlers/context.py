@@ -1,4 +1,4 @@
-"""What handlers may ask of the world outside: a protocol the transports implement."""
+"""What handlers know of the deployment, and the live questions a transport answers for them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 
 class ChatApi(Protocol):
-    """The few live questions a handler asks the chat platform."""
+    """The few live questions the worker asks the chat platform for handlers, before it opens
+    a write transaction (no network call is made while one is open)."""
 
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
         """Tell whether a person is an administrator of a group chat."""
@@ -20,7 +21,6 @@ class ChatApi(Protocol):
 class Context:
     bot_username: str
     default_language: str
-    chat: ChatApi
     zone: ZoneInfo
 
     def today(self) -> date:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from handlers.context import Context
-from handlers.events import Button, Incoming, Reply, answer
-from handlers.speech import Voice, voice_of
-from models import button, conversation
+from handlers.events import Button, Reply
+from handlers.flow import Flow
+from handlers.speech import voice_of
+from handlers.turn import Turn
+from models import button
+from models.button import Pressed
+from models.conversation import Conversation
 from models.deliberation import (
     Deliberation,
     answer_invitation,
@@ -21,13 +22,17 @@ from models.deliberation import (
 from models.request import Request
 
 RESPONSIBLE = ("branch", "owners_committee", "property", "head")
-DECISION_FLOW = "deliberation"
+NAME = "deliberation"
+LONGEST_DECISION = 500
 
 
-async def convened(
-    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, request: Request, text: str
-) -> list[Reply]:
+class Step(StrEnum):
+    DECISION = "decision"
+
+
+async def convened(turn: Turn, request: Request, text: str) -> list[Reply]:
     """The secretary gave the meeting time: invite the four parties."""
+    session, event, ctx = turn.session, turn.event, turn.ctx
     meets_at = parse_meeting_time(text, ctx.today(), ctx.zone)
     meeting, invitations = await convene(session, request, event.user_id, meets_at, ctx.today())
     replies = []
@@ -55,101 +60,74 @@ async def convened(
                 ],
             )
         )
-    [record] = button.issue(
-        session, event.user_id, event.chat_id, [("delib.decide", {"id": meeting.id})]
-    )
-    convener = answer(
-        event,
-        say("delib.convened", reference=request.reference, count=len(invitations)),
-        [[Button(say("delib.button_decide"), record)]],
+    [record] = turn.buttons([("delib.button_decide", "delib.decide", {"id": meeting.id})])
+    convener = turn.answer(
+        "delib.convened", [[record]], reference=request.reference, count=len(invitations)
     )
     return [convener, *replies]
 
 
-async def pressed(
-    session: AsyncSession,
-    event: Incoming,
-    ctx: Context,
-    say: Voice,
-    action: str,
-    data: dict[str, Any],
-) -> list[Reply]:
-    """A button of a deliberation: attend or not, record the decision, who is responsible."""
-    if action == "delib.attend":
-        return await attend(session, event, say, data)
-    if action == "delib.responsible":
-        return await decided(session, event, ctx, say, data)
-    meeting, replies = await ask_decision(session, event, say, data)
-    if meeting is not None:
-        await conversation.begin(
-            session, event.chat_id, event.user_id, DECISION_FLOW, "decision", {"id": meeting.id}
-        )
-    return replies
-
-
-async def attend(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
-    meeting = await session.get(Deliberation, data.get("id", 0))
+async def attend(turn: Turn, pressed: Pressed) -> list[Reply]:
+    meeting = await turn.session.get(Deliberation, pressed.data.get("id", 0))
     if meeting is None:
-        return [answer(event, say("chat.button_invalid"))]
-    await answer_invitation(session, meeting, event.user_id, bool(data.get("attending")))
+        return [turn.answer("chat.button_invalid")]
+    attending = bool(pressed.data.get("attending"))
+    await answer_invitation(turn.session, meeting, turn.event.user_id, attending)
+    return [turn.answer("delib.thanks_attend" if attending else "delib.thanks_absent")]
+
+
+async def ask_decision(turn: Turn, pressed: Pressed) -> list[Reply]:
+    """The convener presses "record the decision": ask for it, with attendance so far."""
+    meeting = await turn.session.get(Deliberation, pressed.data.get("id", 0))
+    if meeting is None or meeting.convened_by != turn.event.user_id:
+        return [turn.answer("chat.button_invalid")]
+    answers = await attendance(turn.session, meeting.id)
+    await turn.begin(NAME, Step.DECISION, {"id": meeting.id})
     return [
-        answer(
-            event, say("delib.thanks_attend" if data.get("attending") else "delib.thanks_absent")
+        turn.answer(
+            "delib.ask_decision",
+            attending=sum(1 for a in answers if a.attending),
+            absent=sum(1 for a in answers if a.attending is False),
+            silent=sum(1 for a in answers if a.attending is None),
         )
     ]
 
 
-async def ask_decision(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
-) -> tuple[Deliberation | None, list[Reply]]:
-    """The convener presses "record the decision": ask for it, with attendance so far."""
-    meeting = await session.get(Deliberation, data.get("id", 0))
-    if meeting is None or meeting.convened_by != event.user_id:
-        return None, [answer(event, say("chat.button_invalid"))]
-    answers = await attendance(session, meeting.id)
-    summary = say(
-        "delib.ask_decision",
-        attending=sum(1 for a in answers if a.attending),
-        absent=sum(1 for a in answers if a.attending is False),
-        silent=sum(1 for a in answers if a.attending is None),
-    )
-    return meeting, [answer(event, summary)]
-
-
-async def decision_written(
-    session: AsyncSession, event: Incoming, say: Voice, meeting_id: int, text: str
-) -> list[Reply]:
+async def decision_written(turn: Turn, state: Conversation) -> list[Reply]:
     """Ask who carries the decision out; the decision rides on the buttons' server-side data."""
-    meeting = await session.get(Deliberation, meeting_id)
-    if meeting is None or meeting.convened_by != event.user_id or meeting.decided_at:
-        return [answer(event, say("chat.button_invalid"))]
-    choices: list[tuple[str, dict[str, object]]] = [
-        ("delib.responsible", {"id": meeting_id, "decision": text, "responsible": who})
-        for who in RESPONSIBLE
-    ]
-    tokens = button.issue(session, event.user_id, event.chat_id, choices)
-    buttons = [
-        Button(say(f"delib.responsible.{who}"), token)
-        for who, token in zip(RESPONSIBLE, tokens, strict=True)
-    ]
-    return [answer(event, say("delib.ask_responsible"), [buttons[:2], buttons[2:]])]
+    text = (turn.event.text or "").strip()[:LONGEST_DECISION]
+    if not text:
+        return [turn.answer("req.note_needed")]
+    await turn.end()
+    meeting_id = state.data.get("id", 0)
+    meeting = await turn.session.get(Deliberation, meeting_id)
+    if meeting is None or meeting.convened_by != turn.event.user_id or meeting.decided_at:
+        return [turn.answer("chat.button_invalid")]
+    buttons = turn.buttons(
+        [
+            (
+                f"delib.responsible.{who}",
+                "delib.responsible",
+                {"id": meeting_id, "decision": text, "responsible": who},
+            )
+            for who in RESPONSIBLE
+        ]
+    )
+    return [turn.answer("delib.ask_responsible", [buttons[:2], buttons[2:]])]
 
 
-async def decided(
-    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
+async def decided(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Record the decision and who is responsible; tell the resident and the parties."""
-    meeting = await session.get(Deliberation, data.get("id", 0))
-    responsible = data.get("responsible")
+    session, event, ctx = turn.session, turn.event, turn.ctx
+    meeting = await session.get(Deliberation, pressed.data.get("id", 0))
+    responsible = pressed.data.get("responsible")
     if meeting is None or responsible not in RESPONSIBLE:
-        return [answer(event, say("chat.button_invalid"))]
+        return [turn.answer("chat.button_invalid")]
     request = await session.get_one(Request, meeting.request_id)
-    decision = str(data.get("decision", ""))
+    decision = str(pressed.data.get("decision", ""))
     await decide(session, meeting, request, event.user_id, decision, responsible)
     told = {request.filed_by, *(a.user_id for a in await attendance(session, meeting.id))}
-    replies = [answer(event, say("delib.recorded", reference=request.reference))]
+    replies = [turn.answer("delib.recorded", reference=request.reference)]
     for user in told - {event.user_id}:
         their = await voice_of(session, user, ctx.default_language)
         replies.append(
@@ -164,3 +142,11 @@ async def decided(
             )
         )
     return replies
+
+
+FLOW = Flow(
+    name=NAME,
+    buttons={"delib.attend": attend, "delib.decide": ask_decision, "delib.responsible": decided},
+    steps=Step,
+    on_text=decision_written,
+)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from handlers.context import Context
 from handlers.events import Button, Incoming, Reply, answer
+from handlers.flow import Ask, Command, Flow, Where
 from handlers.households import building_label
-from handlers.speech import Voice, voice_for
+from handlers.speech import voice_for
+from handlers.turn import Turn
 from models.audit import audit
 from models.base import utcnow
 from models.building_chat import BuildingChat, building_of_chat, usable_code
@@ -17,10 +16,9 @@ from models.scope import Scope, ScopeKind
 from models.welcome import first_welcome
 
 
-async def bind(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+async def bind(turn: Turn) -> list[Reply]:
     """Bind this group to a building, for an estate admin who also administers the chat."""
-    if not event.in_group:
-        return [answer(event, say("chat.bind_group_only"))]
+    session, event, ctx, say = turn.session, turn.event, turn.ctx, turn.say
     code = await usable_code(session, event.args.strip())
     if code is None:
         return [answer(event, say("chat.bind_bad_code"))]
@@ -35,7 +33,11 @@ async def bind(session: AsyncSession, event: Incoming, ctx: Context, say: Voice)
     )
     if not admins:
         return [answer(event, say("chat.bind_not_estate_admin", estate=estate.name))]
-    if not await ctx.chat.is_chat_admin(event.chat_id, event.user_id):
+    # Asked of Telegram before the transaction began: no network call while it is open.
+    administers = turn.batch.chat_admin(event.chat_id, event.user_id)
+    if administers is None:
+        return [answer(event, say("chat.bind_try_again"))]
+    if not administers:
         return [answer(event, say("chat.bind_not_chat_admin"))]
     chat = await session.get(BuildingChat, event.chat_id)
     before = {"building_id": chat.building_id} if chat else None
@@ -56,8 +58,9 @@ async def bind(session: AsyncSession, event: Incoming, ctx: Context, say: Voice)
     return [answer(event, say("chat.bind_done", building=f"{estate.name}{building.name}"))]
 
 
-async def welcome(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
+async def welcome(turn: Turn) -> list[Reply]:
     """Greet each person who joins a bound building group, once, with the way to register."""
+    session, event, ctx = turn.session, turn.event, turn.ctx
     building_id = await building_of_chat(session, event.chat_id)
     if building_id is None:
         return []
@@ -68,7 +71,7 @@ async def welcome(session: AsyncSession, event: Incoming, ctx: Context) -> list[
         if not await first_welcome(session, event.chat_id, member.user_id):
             continue
         say = await voice_for(
-            session,
+            turn.batch,
             Incoming(
                 update_id=event.update_id,
                 chat_id=event.chat_id,
@@ -87,3 +90,19 @@ async def welcome(session: AsyncSession, event: Incoming, ctx: Context) -> list[
             )
         )
     return replies
+
+
+FLOW = Flow(
+    name="group",
+    commands=(
+        Command(
+            "bind",
+            bind,
+            roles=frozenset({Role.ESTATE_ADMIN}),
+            where=Where.GROUP,
+            rank=90,
+            asks=frozenset({Ask.CHAT_ADMIN}),
+        ),
+    ),
+    on_join=welcome,
+)

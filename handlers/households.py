@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,11 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.speech import Voice
 from models.address import address, place
 from models.contact_card import heads_of_groups
-from models.known import remember
-from models.person import Person
 from models.phone import readable
 from models.registry import Building, Estate, Household
-from models.role import RoleAssignment
 
 
 async def household_label(session: AsyncSession, household: Household) -> str:
@@ -37,16 +33,6 @@ async def building_label(session: AsyncSession, building_id: int) -> str:
 
 
 async def _names_of(session: AsyncSession, building_id: int) -> tuple[str, str]:
-    estate, building = await remember(
-        session,
-        ("names", building_id),
-        (Estate, Building),
-        partial(_names, session, building_id),
-    )
-    return estate, building
-
-
-async def _names(session: AsyncSession, building_id: int) -> tuple[str, str]:
     estate, building = (await session.execute(_NAMES, {"building": building_id})).one()
     return estate, building
 
@@ -63,15 +49,7 @@ async def head_line(session: AsyncSession, household: Household, today: date, sa
     """Name the household's neighbour head, with the phone they agreed to show, or say one is
     still to be elected."""
     group = household.neighbour_group_id
-    # Neighbours of one group register together: their answers name the same head. A new
-    # person is nobody's head until a role is assigned, which changes RoleAssignment.
-    heads = await remember(
-        session,
-        ("heads", group, today),
-        (RoleAssignment, Person),
-        partial(heads_of_groups, session, {group}, today),
-        grows=(Person,),
-    )
+    heads = await heads_of_groups(session, {group}, today)
     if group not in heads:
         return say("chat.head_none")
     name, phone = heads[group]

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from handlers.context import Context
-from handlers.events import Incoming, Reply, answer
-from handlers.speech import Voice, voice_of
+from handlers.events import Reply, answer
+from handlers.flow import Flow
+from handlers.speech import voice_of
+from handlers.turn import Turn
 from models.audit import audit
+from models.button import Pressed
 from models.mediation import Mediation
 from models.request import Request
 
 
-async def answered(
-    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
+async def answered(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Record one party's answer; a broken agreement goes back to the mediator."""
+    session, event, ctx, say, data = turn.session, turn.event, turn.ctx, turn.say, pressed.data
     mediation = await session.get(Mediation, data.get("id", 0))
     holds = data.get("holds")
     if mediation is None or data.get("side") not in ("filer", "other") or holds not in (1, 0):
@@ -41,3 +38,6 @@ async def answered(
         text = mediator("req.mediation_broken", reference=request.reference)
         replies.append(Reply(mediation.mediator_user_id, text))
     return replies
+
+
+FLOW = Flow(name="mediation", buttons={"med.holds": answered})

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.context import Context
-from handlers.events import Button, Incoming, Reply, answer
+from handlers.events import Reply
+from handlers.flow import Flow
 from handlers.households import household_label
-from handlers.speech import Voice, voice_of
-from models import button
-from models.known import find
+from handlers.speech import voice_of
+from handlers.turn import Turn
+from models.button import Pressed
 from models.membership import Unbound, refuse, unbind
 from models.person import Person, Resident
 from models.problem import Problem
@@ -20,19 +19,20 @@ from models.registry import Household
 from models.request_flow import head_of
 
 
-async def refused(
-    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
+async def refused(turn: Turn, pressed: Pressed) -> list[Reply]:
     """A member says the newcomer is not of their household: unbind them, tell them and the head."""
+    session, event, ctx = turn.session, turn.event, turn.ctx
     try:
-        resident, household = await refuse(session, int(data.get("resident", 0)), event.user_id)
+        resident, household = await refuse(
+            session, int(pressed.data.get("resident", 0)), event.user_id
+        )
     except Problem as problem:
-        return [answer(event, say(problem.key, **problem.params))]
+        return [turn.answer(problem.key, **problem.params)]
     label = await household_label(session, household)
-    chat_name = str(data.get("chat_name", ""))
+    chat_name = str(pressed.data.get("chat_name", ""))
     newcomer = await voice_of(session, resident.user_id, ctx.default_language)
     replies = [
-        answer(event, say("chat.refused_done")),
+        turn.answer("chat.refused_done"),
         Reply(resident.user_id, newcomer("chat.refused_newcomer", household=label)),
     ]
     head = await head_of(session, household.neighbour_group_id, ctx.today())
@@ -43,46 +43,43 @@ async def refused(
     return replies
 
 
-async def ask_leave(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
+async def ask_leave(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Make sure the person means to leave the household."""
-    resident = await _own_binding(session, event, data)
+    resident = await _own_binding(turn, pressed)
     if resident is None:
-        return [answer(event, say("chat.button_invalid"))]
-    household = await session.get_one(Household, resident.household_id)
-    choices: list[tuple[str, dict[str, Any]]] = [
-        ("profile.leave_yes", {"resident": resident.id}),
-        ("profile.leave_no", {}),
-    ]
-    yes, no = button.issue(session, event.user_id, event.chat_id, choices)
-    label = await household_label(session, household)
-    buttons = [[Button(say("chat.leave_yes"), yes), Button(say("chat.leave_no"), no)]]
-    return [answer(event, say("chat.leave_confirm", household=label), buttons)]
+        return [turn.answer("chat.button_invalid")]
+    household = await turn.session.get_one(Household, resident.household_id)
+    buttons = turn.buttons(
+        [
+            ("chat.leave_yes", "profile.leave_yes", {"resident": resident.id}),
+            ("chat.leave_no", "profile.leave_no", {}),
+        ]
+    )
+    label = await household_label(turn.session, household)
+    return [turn.answer("chat.leave_confirm", [buttons], household=label)]
 
 
-async def leave(
-    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
+async def leave(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Leave a household (moving out); its head hears of it."""
-    resident = await _own_binding(session, event, data)
+    session, event, ctx = turn.session, turn.event, turn.ctx
+    resident = await _own_binding(turn, pressed)
     if resident is None:
-        return [answer(event, say("chat.button_invalid"))]
+        return [turn.answer("chat.button_invalid")]
     await unbind(session, resident, Unbound.LEFT, f"user:{event.user_id}")
     household = await session.get_one(Household, resident.household_id)
     label = await household_label(session, household)
-    replies = [answer(event, say("chat.left", household=label))]
+    replies = [turn.answer("chat.left", household=label)]
     head = await head_of(session, household.neighbour_group_id, ctx.today())
     if head is not None and head != event.user_id:
-        person = await find(session, Person, event.user_id)
+        person = await session.get(Person, event.user_id)
         their = await voice_of(session, head, ctx.default_language)
         name = (person.display_name if person else None) or their("chat.someone")
         replies.append(Reply(head, their("chat.left_head", household=label, name=name)))
     return replies
 
 
-async def stay(event: Incoming, say: Voice) -> list[Reply]:
-    return [answer(event, say("chat.leave_kept"))]
+async def stay(turn: Turn, pressed: Pressed) -> list[Reply]:
+    return [turn.answer("chat.leave_kept")]
 
 
 async def removed(
@@ -99,10 +96,23 @@ async def removed(
     return replies
 
 
-async def _own_binding(
-    session: AsyncSession, event: Incoming, data: dict[str, Any]
-) -> Resident | None:
-    resident = await session.get(Resident, int(data.get("resident", 0)))
-    if resident is None or resident.user_id != event.user_id or resident.unbound_at is not None:
+async def _own_binding(turn: Turn, pressed: Pressed) -> Resident | None:
+    resident = await turn.session.get(Resident, int(pressed.data.get("resident", 0)))
+    if (
+        resident is None
+        or resident.user_id != turn.event.user_id
+        or resident.unbound_at is not None
+    ):
         return None
     return resident
+
+
+FLOW = Flow(
+    name="membership",
+    buttons={
+        "member.refuse": refused,
+        "profile.leave": ask_leave,
+        "profile.leave_yes": leave,
+        "profile.leave_no": stay,
+    },
+)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from handlers.events import Incoming, Reply
+from handlers.events import Reply
+from handlers.flow import Flow
+from handlers.turn import Turn
 from models.building_chat import migrate_group
 
 
-async def migrated(session: AsyncSession, event: Incoming) -> list[Reply]:
+async def migrated(turn: Turn) -> list[Reply]:
     """Move the group's binding to its new chat id; nobody needs telling."""
-    move = event.migration
+    move = turn.event.migration
     if move is None:
         return []
     old_chat_id, new_chat_id = move
-    actor = f"user:{event.user_id}" if event.user_id else "system:telegram"
-    await migrate_group(session, old_chat_id, new_chat_id, actor=actor)
+    user = turn.event.user_id
+    actor = f"user:{user}" if user else "system:telegram"
+    await migrate_group(turn.session, old_chat_id, new_chat_id, actor=actor)
     return []
+
+
+FLOW = Flow(name="migration", on_migration=migrated)

@@ -5,26 +5,26 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Button, Reply
 from models.base import utcnow
 from models.outbox import OutboxMessage
+from models.rows import rows_of
 
 CALLBACK_PREFIX = "t:"
-
-
 MAX_TEXT = 4096
 
 
-async def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: int | None) -> None:
-    """Add outbox rows for the replies, a long text split over several messages."""
-    await add_rows(session, outbox_rows(replies, cause_user_id))
+def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: int | None) -> None:
+    """Add the replies to the transaction's outbox rows, a long text split over several."""
+    rows = rows_of(session)
+    for row in outbox_rows(replies, cause_user_id):
+        rows.add(OutboxMessage, row)
 
 
 def outbox_rows(replies: list[Reply], cause_user_id: int | None) -> list[dict[str, Any]]:
-    """Describe the outbox rows of some replies, for `add_rows` to write with others."""
+    """Describe the outbox rows of some replies."""
     rows = []
     now = utcnow()
     for reply in replies:
@@ -42,13 +42,6 @@ def outbox_rows(replies: list[Reply], cause_user_id: int | None) -> list[dict[st
                 }
             )
     return rows
-
-
-async def add_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Write outbox rows in one statement, in the order given."""
-    if rows:
-        # A plain INSERT: the outbox rows are never read back in this transaction.
-        await session.execute(insert(OutboxMessage), rows)
 
 
 def split(reply: Reply) -> list[Reply]:

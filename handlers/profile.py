@@ -2,86 +2,94 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from handlers.events import Button, Incoming, Reply, answer
-from handlers.speech import Voice
-from models import button, conversation
+from handlers.events import Reply
+from handlers.flow import Flow
+from handlers.turn import Turn
+from models.button import Pressed
+from models.conversation import Conversation
 from models.phone import readable
 from models.problem import Problem
 from models.profile import clean_phone, set_name, set_phone
 
-FLOW = "profile"
-NAME = "name"
-PHONE = "phone"
+NAME = "profile"
 
 
-async def name_chosen(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
+class Step(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+
+
+async def name_chosen(turn: Turn, pressed: Pressed) -> list[Reply]:
     """A name offered on a button (the householder's, the person's Telegram name)."""
-    return await _named(session, event, say, str(data.get("name", "")))
+    return await _named(turn, str(pressed.data.get("name", "")))
 
 
-async def type_name(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+async def type_name(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Ask the person to write the name they want."""
-    await conversation.begin(session, event.chat_id, event.user_id, FLOW, NAME, {})
-    return [answer(event, say("chat.name_type"))]
+    await turn.begin(NAME, Step.NAME, {})
+    return [turn.answer("chat.name_type")]
 
 
-async def ask_phone(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
-    await conversation.begin(session, event.chat_id, event.user_id, FLOW, PHONE, {})
-    return [answer(event, say("chat.phone_ask"))]
+async def ask_phone(turn: Turn, pressed: Pressed) -> list[Reply]:
+    await turn.begin(NAME, Step.PHONE, {})
+    return [turn.answer("chat.phone_ask")]
 
 
-async def step(
-    session: AsyncSession, event: Incoming, say: Voice, state: conversation.Conversation
-) -> list[Reply]:
+async def answered(turn: Turn, state: Conversation) -> list[Reply]:
     """The answer to "what should we call you" or "what is your phone"."""
-    text = (event.text or "").strip()
-    if state.step == NAME:
-        return await _named(session, event, say, text)
-    if state.step == PHONE:
+    text = (turn.event.text or "").strip()
+    if state.step == Step.NAME:
+        return await _named(turn, text)
+    if state.step == Step.PHONE and text:
         try:
             phone = clean_phone(text)
         except Problem as problem:
-            return [answer(event, say(problem.key, **problem.params))]
-        await conversation.end(session, event.chat_id, event.user_id)
-        choices: list[tuple[str, dict[str, Any]]] = [
-            ("profile.phone_card", {"phone": phone, "on_card": shown}) for shown in (True, False)
-        ]
-        yes, no = button.issue(session, event.user_id, event.chat_id, choices)
-        buttons = [
-            [Button(say("chat.phone_on_card_yes"), yes)],
-            [Button(say("chat.phone_on_card_no"), no)],
-        ]
-        return [answer(event, say("chat.phone_on_card_ask", phone=readable(phone)), buttons)]
-    await conversation.end(session, event.chat_id, event.user_id)
-    return [answer(event, say("chat.button_invalid"))]
-
-
-async def phone_decided(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, Any]
-) -> list[Reply]:
-    """Store the phone with the head's answer on printing it."""
-    on_card = bool(data.get("on_card"))
-    try:
-        person = await set_phone(
-            session, event.user_id, str(data.get("phone", "")), on_card, f"user:{event.user_id}"
+            return [turn.answer(problem.key, **problem.params)]
+        await turn.end()
+        yes, no = turn.buttons(
+            [
+                ("chat.phone_on_card_yes", "profile.phone_card", {"phone": phone, "on_card": True}),
+                ("chat.phone_on_card_no", "profile.phone_card", {"phone": phone, "on_card": False}),
+            ]
         )
-    except Problem as problem:
-        return [answer(event, say(problem.key, **problem.params))]
-    if person.phone_on_card and person.phone:
-        return [answer(event, say("chat.phone_set_card", phone=readable(person.phone)))]
-    return [answer(event, say("chat.phone_set_private"))]
+        return [turn.answer("chat.phone_on_card_ask", [[yes], [no]], phone=readable(phone))]
+    return [turn.answer("chat.phone_ask")]
 
 
-async def _named(session: AsyncSession, event: Incoming, say: Voice, text: str) -> list[Reply]:
+async def phone_decided(turn: Turn, pressed: Pressed) -> list[Reply]:
+    """Store the phone with the head's answer on printing it."""
+    user = turn.event.user_id
+    on_card = bool(pressed.data.get("on_card"))
+    phone = str(pressed.data.get("phone", ""))
     try:
-        person = await set_name(session, event.user_id, text, f"user:{event.user_id}")
+        person = await set_phone(turn.session, user, phone, on_card, f"user:{user}")
     except Problem as problem:
-        return [answer(event, say(problem.key, **problem.params))]  # asked again
-    await conversation.end(session, event.chat_id, event.user_id)
-    return [answer(event, say("chat.name_set", name=person.display_name))]
+        return [turn.answer(problem.key, **problem.params)]
+    if person.phone_on_card and person.phone:
+        return [turn.answer("chat.phone_set_card", phone=readable(person.phone))]
+    return [turn.answer("chat.phone_set_private")]
+
+
+async def _named(turn: Turn, text: str) -> list[Reply]:
+    user = turn.event.user_id
+    try:
+        person = await set_name(turn.session, user, text, f"user:{user}")
+    except Problem as problem:
+        return [turn.answer(problem.key, **problem.params)]  # asked again
+    await turn.end()
+    return [turn.answer("chat.name_set", name=person.display_name)]
+
+
+FLOW = Flow(
+    name=NAME,
+    buttons={
+        "profile.name": name_chosen,
+        "profile.type_name": type_name,
+        "profile.phone": ask_phone,
+        "profile.phone_card": phone_decided,
+    },
+    steps=Step,
+    on_text=answered,
+)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer
+from handlers.flow import Command, Flow, Where
 from handlers.request_cards import deadline_phrase
 from handlers.speech import Voice
+from handlers.turn import Turn
 from models.base import utcnow
 from models.person import Resident
 from models.request import CLOSED, DECIDING, WORKING, Level, Request
@@ -26,12 +27,13 @@ DECIDES_AT = {
 }
 
 
-async def my(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+async def my(turn: Turn) -> list[Reply]:
     """The person's own requests and their household's since they joined it, newest first.
 
     A card can be copied, so a newcomer does not see what other members filed before them
     (a dispute with the neighbours, say).
     """
+    session, event, ctx, say = turn.session, turn.event, turn.ctx, turn.say
     since_joining = (
         select(Resident.id)
         .where(
@@ -51,8 +53,9 @@ async def my(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -
     return [_listing(event, ctx, say, list(rows), "req.my_header", "req.my_none")]
 
 
-async def tasks(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+async def tasks(turn: Turn) -> list[Reply]:
     """What this head or force member has open, overdue first."""
+    session, event, ctx, say = turn.session, turn.event, turn.ctx, turn.say
     mine = await live_assignments(session, user_id=event.user_id, on=ctx.today())
     forces = [(a.scope_id, a.force) for a in mine if a.role == Role.FORCE_MEMBER.value and a.force]
     who = [Request.handler_user_id == event.user_id]
@@ -66,8 +69,9 @@ async def tasks(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
     return [_listing(event, ctx, say, list(rows), "req.tasks_header", "req.tasks_none")]
 
 
-async def queue(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+async def queue(turn: Turn) -> list[Reply]:
     """For deciders: what waits for their decision, then what is overdue where they serve."""
+    session, event, ctx, say = turn.session, turn.event, turn.ctx, turn.say
     mine = await live_assignments(session, user_id=event.user_id, on=ctx.today())
     deciding = []
     estates: list[int] = []
@@ -80,7 +84,7 @@ async def queue(session: AsyncSession, event: Incoming, ctx: Context, say: Voice
         estates += theirs
         deciding.append(Request.estate_id.in_(theirs) & (Request.level == level))
     if not deciding:
-        return [answer(event, say("req.queue_not_yours"))]
+        return [answer(event, say("req.queue_none"))]
     waiting = await session.scalars(
         select(Request)
         .where(or_(*deciding), Request.state.in_([s.value for s in DECIDING]))
@@ -123,3 +127,24 @@ def _listing(
             )
         )
     return answer(event, "\n".join(lines))
+
+
+WORKERS = frozenset(
+    {
+        Role.NEIGHBOUR_HEAD,
+        Role.FORCE_MEMBER,
+        Role.SECRETARY,
+        Role.FIRST_SECRETARY,
+        Role.COMMUNITY_STAFF,
+        Role.STREET_STAFF,
+    }
+)
+
+FLOW = Flow(
+    name="queues",
+    commands=(
+        Command("my", my, where=Where.PRIVATE, rank=20),
+        Command("queue", queue, roles=frozenset(DECIDES_AT), where=Where.PRIVATE, rank=70),
+        Command("tasks", tasks, roles=WORKERS, where=Where.PRIVATE, rank=80),
+    ),
+)

@@ -6,94 +6,87 @@ newcomer at once and can answer "not from our household".
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
-from handlers.events import Button, Incoming, Reply, answer
+from handlers.events import Button, Incoming, Reply
+from handlers.flow import Command, Flow, Where
 from handlers.households import head_line, household_label
-from handlers.speech import Voice, voice_of
-from models import button, conversation
+from handlers.speech import voice_of
+from handlers.turn import Turn
+from models import button
 from models.base import utcnow
+from models.button import Pressed
 from models.contact_card import household_for_payload
-from models.known import find
+from models.conversation import Conversation
 from models.membership import bind
-from models.person import Person, Resident, bindings
+from models.person import Person, Resident
 from models.registry import Household
 
-FLOW = "registration"
-CONSENT = "consent"
+NAME = "registration"
 
 
-async def start(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
+class Step(StrEnum):
+    CONSENT = "consent"
+
+
+async def start(turn: Turn) -> list[Reply]:
     """Answer /start: explain cards, or begin registering for the card's household."""
-    if event.in_group:
-        return [answer(event, say("chat.start_in_group", link=ctx.link()))]
-    payload = event.args.strip()
+    payload = turn.event.args.strip()
     if not payload:
-        return [answer(event, say("chat.start_no_card"))]
-    household = await household_for_payload(session, payload)
+        return [turn.answer("chat.start_no_card")]
+    household = await household_for_payload(turn.session, payload)
     if household is None:
-        return [answer(event, say("chat.start_unknown_card"))]
-    if await _resident(session, household.id, event.user_id) is not None:
-        label = await household_label(session, household)
-        return [answer(event, say("chat.already_registered", household=label))]
-    await conversation.begin(
-        session, event.chat_id, event.user_id, FLOW, CONSENT, {"household_id": household.id}
-    )
-    return [await ask_consent(session, event, household, say)]
+        return [turn.answer("chat.start_unknown_card")]
+    if await _bound(turn.session, household.id, turn.event.user_id):
+        label = await household_label(turn.session, household)
+        return [turn.answer("chat.already_registered", household=label)]
+    await turn.begin(NAME, Step.CONSENT, {"household_id": household.id})
+    return [await ask_consent(turn, household)]
 
 
-async def ask_consent(
-    session: AsyncSession, event: Incoming, household: Household, say: Voice
-) -> Reply:
+async def ask_consent(turn: Turn, household: Household) -> Reply:
     """Explain what is stored, why and who sees it, with agree and decline buttons."""
-    agree, decline = button.issue(
-        session,
-        event.user_id,
-        event.chat_id,
-        [("consent.agree", {"household_id": household.id}), ("consent.decline", {})],
+    buttons = turn.buttons(
+        [
+            ("chat.consent_agree", "consent.agree", {"household_id": household.id}),
+            ("chat.consent_decline", "consent.decline", {}),
+        ]
     )
-    label = await household_label(session, household)
-    return answer(
-        event,
-        say("chat.consent", household=label),
-        [[Button(say("chat.consent_agree"), agree), Button(say("chat.consent_decline"), decline)]],
-    )
+    label = await household_label(turn.session, household)
+    return turn.answer("chat.consent", [buttons], household=label)
 
 
-async def reask(
-    session: AsyncSession, event: Incoming, say: Voice, data: dict[str, int]
-) -> list[Reply]:
-    household = await session.get(Household, data.get("household_id", 0))
+async def reask(turn: Turn, state: Conversation) -> list[Reply]:
+    """Text while consent is asked: ask again, with the buttons."""
+    household = await turn.session.get(Household, state.data.get("household_id", 0))
     if household is None or household.removed_at is not None:
-        await conversation.end(session, event.chat_id, event.user_id)
-        return [answer(event, say("chat.start_unknown_card"))]
-    return [
-        answer(event, say("chat.consent_pending")),
-        await ask_consent(session, event, household, say),
-    ]
+        await turn.end()
+        return [turn.answer("chat.start_unknown_card")]
+    return [turn.answer("chat.consent_pending"), await ask_consent(turn, household)]
 
 
-async def agree(
-    session: AsyncSession, event: Incoming, ctx: Context, say: Voice, data: dict[str, int]
-) -> list[Reply]:
+async def agree(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Bind the person to the household they consented for; tell its other members."""
-    state = await conversation.current(session, event.chat_id, event.user_id)
-    household_id = data.get("household_id")
-    if state is None or state.flow != FLOW or state.data.get("household_id") != household_id:
-        return [answer(event, say("chat.button_invalid"))]
+    session, event, say, ctx = turn.session, turn.event, turn.say, turn.ctx
+    state = await turn.conversation()
+    household_id = pressed.data.get("household_id")
+    if state is None or state.flow != NAME or state.data.get("household_id") != household_id:
+        return [turn.answer("chat.button_invalid")]
     household = await session.get(Household, household_id)
     if household is None or household.removed_at is not None:
-        await conversation.end(session, event.chat_id, event.user_id)
-        return [answer(event, say("chat.start_unknown_card"))]
+        await turn.end()
+        return [turn.answer("chat.start_unknown_card")]
     resident, others = await bind(session, household, event.user_id)
-    await conversation.end(session, event.chat_id, event.user_id)
+    await turn.end()
     label = await household_label(session, household)
     head = await head_line(session, household, ctx.today(), say)
-    registered = answer(event, say("chat.registered", household=label, head=head))
-    replies = [registered, *await _ask_name(session, event, household, say)]
+    registered = turn.answer("chat.registered", household=label, head=head)
+    replies = [registered, *await _ask_name(turn, household)]
     if others:
         await session.flush()  # the members' refusal buttons name the new binding
     for member in others:
@@ -101,11 +94,10 @@ async def agree(
     return replies
 
 
-async def _ask_name(
-    session: AsyncSession, event: Incoming, household: Household, say: Voice
-) -> list[Reply]:
+async def _ask_name(turn: Turn, household: Household) -> list[Reply]:
     """Ask how the estate should call a person who has not said yet."""
-    person = await find(session, Person, event.user_id)
+    session, event, say = turn.session, turn.event, turn.say
+    person = await session.get(Person, event.user_id)
     if person is not None and person.display_name:
         return []
     choices: list[tuple[str, dict[str, Any]]] = []
@@ -121,7 +113,7 @@ async def _ask_name(
     labels.append(say("chat.name_button_type"))
     tokens = button.issue(session, event.user_id, event.chat_id, choices)
     rows = [[Button(label, token)] for label, token in zip(labels, tokens, strict=True)]
-    return [answer(event, say("chat.ask_name"), rows)]
+    return [turn.answer("chat.ask_name", rows)]
 
 
 async def _tell_member(
@@ -150,12 +142,27 @@ async def _tell_member(
     return Reply(member, text, [[Button(their("chat.newcomer_refuse"), refuse_token)]])
 
 
-async def decline(session: AsyncSession, event: Incoming, say: Voice) -> list[Reply]:
+async def decline(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Forget the registration attempt; nothing about the person is kept."""
-    await conversation.end(session, event.chat_id, event.user_id)
-    return [answer(event, say("chat.consent_declined"))]
+    await turn.end()
+    return [turn.answer("chat.consent_declined")]
 
 
-async def _resident(session: AsyncSession, household_id: int, user_id: int) -> Resident | None:
-    homes = await bindings(session, user_id)
-    return next((r for r in homes if r.household_id == household_id), None)
+async def _bound(session: AsyncSession, household_id: int, user_id: int) -> bool:
+    found = await session.scalar(
+        select(Resident.id).where(
+            Resident.household_id == household_id,
+            Resident.user_id == user_id,
+            Resident.unbound_at.is_(None),
+        )
+    )
+    return found is not None
+
+
+FLOW = Flow(
+    name=NAME,
+    commands=(Command("start", start, where=Where.PRIVATE, rank=0),),
+    buttons={"consent.agree": agree, "consent.decline": decline},
+    steps=Step,
+    on_text=reask,
+)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import deliberations
-from handlers.context import Context
-from handlers.events import Incoming, Reply, answer
+from handlers.events import Reply
+from handlers.flow import Flow
 from handlers.request_cards import assignment_card, deadline_card, notices
 from handlers.requests import clock_for, desk_for
-from handlers.speech import Voice
-from models import conversation
+from handlers.turn import Turn
+from models.button import Pressed
+from models.conversation import Conversation
 from models.problem import Problem
 from models.request import Rating, Request, State
 from models.request_flow import (
@@ -36,41 +38,51 @@ from models.request_flow import (
 from models.role import Force
 
 NOTE_FLOW = "request_note"
-# Buttons whose step needs words first: what was done, why, or an instruction.
-NEEDS_NOTE = {
-    "req.progress": "progress",
-    "req.resolve": "resolve",
-    "req.escalate": "escalate",
-    "req.not_ours": "not_ours",
-    "req.back": "back",
-    "req.up": "up",
-    "req.agree": "agree",
-    "req.no_agreement": "no_agreement",
-    "req.deliberate": "deliberate",
+
+
+class NoteStep(StrEnum):
+    """The words a step asks for first: what was done, why, or an instruction."""
+
+    PROGRESS = "progress"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+    NOT_OURS = "not_ours"
+    BACK = "back"
+    UP = "up"
+    AGREE = "agree"
+    NO_AGREEMENT = "no_agreement"
+    DELIBERATE = "deliberate"
+
+
+# Buttons whose step needs words first.
+NEEDS_NOTE = {f"req.{step.value}": step for step in NoteStep}
+# The steps a note completes (deliberating convenes a meeting instead).
+STEPS = {
+    NoteStep.PROGRESS: add_progress,
+    NoteStep.RESOLVE: resolve,
+    NoteStep.ESCALATE: escalate,
+    NoteStep.NOT_OURS: not_ours,
+    NoteStep.BACK: send_down,
+    NoteStep.UP: send_up,
+    NoteStep.AGREE: agree,
+    NoteStep.NO_AGREEMENT: no_agreement,
 }
 LONGEST_NOTE = 500
 
 
-async def pressed(
-    session: AsyncSession,
-    event: Incoming,
-    ctx: Context,
-    say: Voice,
-    action: str,
-    data: dict[str, Any],
-) -> list[Reply]:
+async def pressed(turn: Turn, pressed: Pressed) -> list[Reply]:
     """A button on a request's card or notice."""
+    session, event, ctx, say = turn.session, turn.event, turn.ctx, turn.say
+    action, data = pressed.action, pressed.data
     request = await session.get(Request, data.get("id", 0))
     if request is None:
-        return [answer(event, say("chat.button_invalid"))]
+        return [turn.answer("chat.button_invalid")]
     clock = await clock_for(session, ctx)
     try:
         if action in NEEDS_NOTE:
             step = NEEDS_NOTE[action]
-            await conversation.begin(
-                session, event.chat_id, event.user_id, NOTE_FLOW, step, {"id": request.id}
-            )
-            return [answer(event, say(f"req.ask_{step}", reference=request.reference))]
+            await turn.begin(NOTE_FLOW, step, {"id": request.id})
+            return [turn.answer(f"req.ask_{step.value}", reference=request.reference)]
         if action == "req.take":
             if event.user_id not in await deciders(session, request, clock.today):
                 raise Problem("request.not_allowed")
@@ -80,52 +92,36 @@ async def pressed(
             return [deadline_card(session, request, event.user_id, say, data)]
         change = await _act(session, request, event.user_id, action, data, clock)
     except Problem as problem:
-        return [answer(event, say(problem.key, **problem.params))]
-    return await _told(session, event, ctx, say, change, clock)
+        return [turn.answer(problem.key, **problem.params)]
+    return await _told(turn, change, clock)
 
 
-async def note(
-    session: AsyncSession,
-    event: Incoming,
-    ctx: Context,
-    say: Voice,
-    state: conversation.Conversation,
-) -> list[Reply]:
+async def note(turn: Turn, state: Conversation) -> list[Reply]:
     """The words a step asked for; then the step itself."""
+    session, event, ctx = turn.session, turn.event, turn.ctx
     text = (event.text or "").strip()
     if not text:
-        return [answer(event, say("req.note_needed"))]
+        return [turn.answer("req.note_needed")]
     if len(text) > LONGEST_NOTE:
-        return [answer(event, say("req.too_long", limit=LONGEST_NOTE))]
+        return [turn.answer("req.too_long", limit=LONGEST_NOTE)]
     request = await session.get(Request, state.data.get("id", 0))
-    if request is not None and state.step == "deliberate":
+    if request is not None and state.step == NoteStep.DELIBERATE:
         try:
-            replies = await deliberations.convened(session, event, ctx, say, request, text)
+            replies = await deliberations.convened(turn, request, text)
         except Problem as problem:
-            return [answer(event, say(problem.key, **problem.params))]  # ask again
-        await conversation.end(session, event.chat_id, event.user_id)
+            return [turn.answer(problem.key, **problem.params)]  # ask again
+        await turn.end()
         return replies
-    await conversation.end(session, event.chat_id, event.user_id)
-    if request is None:
-        return [answer(event, say("chat.button_invalid"))]
+    await turn.end()
+    step = STEPS.get(NoteStep(state.step)) if state.step in set(NoteStep) else None
+    if request is None or step is None:
+        return [turn.answer("chat.button_invalid")]
     clock = await clock_for(session, ctx)
-    steps = {
-        "progress": add_progress,
-        "resolve": resolve,
-        "escalate": escalate,
-        "not_ours": not_ours,
-        "back": send_down,
-        "up": send_up,
-        "agree": agree,
-        "no_agreement": no_agreement,
-    }
     try:
-        change = await steps[state.step](session, request, event.user_id, text, clock)
-    except (Problem, KeyError) as problem:
-        key = problem.key if isinstance(problem, Problem) else "chat.button_invalid"
-        params = problem.params if isinstance(problem, Problem) else {}
-        return [answer(event, say(key, **params))]
-    return await _told(session, event, ctx, say, change, clock)
+        change = await step(session, request, event.user_id, text, clock)
+    except Problem as problem:
+        return [turn.answer(problem.key, **problem.params)]
+    return await _told(turn, change, clock)
 
 
 async def _act(
@@ -156,21 +152,24 @@ async def _act(
     raise Problem("chat.button_invalid")
 
 
-async def _told(
-    session: AsyncSession,
-    event: Incoming,
-    ctx: Context,
-    say: Voice,
-    change: Change,
-    clock: Clock,
-) -> list[Reply]:
+async def _told(turn: Turn, change: Change, clock: Clock) -> list[Reply]:
     """Confirm the step to whoever took it, then tell everyone else."""
     request = change.request
-    done = say(
-        "req.done", reference=request.reference, state=say(f"req.state.{State(request.state)}")
+    done = turn.answer(
+        "req.done", reference=request.reference, state=turn.say(f"req.state.{State(request.state)}")
     )
-    others = await notices(session, change, desk_for(ctx), clock.today)
+    others = await notices(turn.session, change, desk_for(turn.ctx), clock.today)
     # The resident rating their own request hears the closing words, not a bare confirmation.
-    if any(r.chat_id == event.user_id and not r.buttons for r in others):
+    if any(r.chat_id == turn.event.user_id and not r.buttons for r in others):
         return others
-    return [answer(event, done), *others]
+    return [done, *others]
+
+
+ACTIONS = ("req.sign", "req.withdraw", "req.rate", "req.take", "req.assign", *NEEDS_NOTE)
+
+FLOW = Flow(
+    name=NOTE_FLOW,
+    buttons={action: pressed for action in ACTIONS},
+    steps=NoteStep,
+    on_text=note,
+)

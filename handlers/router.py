@@ -1,176 +1,167 @@
-"""Route one incoming event to its flow, checking every time who may do what."""
+"""Route one incoming event to the flow that declared it, checking every time who may do what."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import (
-    account,
-    deliberations,
-    group,
-    mediation,
-    membership,
-    migration,
-    profile,
-    queues,
-    registration,
-    request_actions,
-    requests,
-)
+import handlers
+from handlers.batch import Batch
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer, toast
-from handlers.speech import Voice, voice_for
-from models import button, conversation, known
-from models.person import Person, prefetch_bindings
-from models.role import prefetch_held
+from handlers.flow import Command, Flow, Handler, OnButton, OnText, Where
+from handlers.speech import voice_for
+from handlers.turn import Turn
+from models import button
+from models.role import Role, live_assignments
+
+T = TypeVar("T")
 
 # Telegram caps a message at 4096 characters; anything longer is not a command we know.
 LONGEST_INPUT = 4096
 
 
-async def prefetch(session: AsyncSession, events: list[Incoming]) -> None:
-    """Look up, for a batch of events at once, what handling each of them asks first."""
-    await known.load(session, Person, {event.user_id for event in events})
-    await known.load(
-        session,
-        conversation.Conversation,
-        {(event.chat_id, event.user_id) for event in events if not event.joined},
-    )
-    # Registration asks whether someone already lives there; /help and /me, what they hold.
-    starting = {e.user_id for e in events if e.command == "start" and e.args and not e.in_group}
-    await prefetch_bindings(session, starting)
-    await prefetch_held(
-        session, {e.user_id for e in events if e.command in ("help", "me", "my", "tasks")}
-    )
+def default_flows() -> list[Flow]:
+    """Every flow declared by a module of handlers/, in module order."""
+    flows = []
+    for module in pkgutil.iter_modules(handlers.__path__):
+        found = getattr(importlib.import_module(f"handlers.{module.name}"), "FLOW", None)
+        if isinstance(found, Flow):
+            flows.append(found)
+    return flows
 
 
-async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
-    """Handle one event inside the caller's transaction; return what to send."""
-    if event.migration is not None:
-        return await migration.migrated(session, event)
-    if event.joined:
-        return await group.welcome(session, event, ctx)
-    say = await voice_for(session, event, ctx)
-    if event.button is not None:
-        return await _pressed(session, event, ctx, say)
-    if event.command is not None:
-        if event.forwarded:
-            return [answer(event, say("chat.forwarded"))] if not event.in_group else []
-        return await _command(session, event, ctx, say)
-    if event.text is not None or event.photo_ids:
-        return await _text(session, event, ctx, say)
-    return []
+class Router:
+    """What each command, button action, conversation and deep link leads to, from the flows."""
+
+    def __init__(self, flows: Iterable[Flow] | None = None) -> None:
+        self.flows = list(default_flows() if flows is None else flows)
+        self.commands: dict[str, Command] = {}
+        self.buttons: dict[str, OnButton] = {}
+        self.texts: dict[str, OnText] = {}
+        self.deep_links: dict[str, Handler] = {}
+        self.on_join: list[Handler] = []
+        self.on_migration: list[Handler] = []
+        for flow in self.flows:
+            _add(self.commands, {c.name: c for c in flow.commands}, flow)
+            _add(self.buttons, flow.buttons, flow)
+            _add(self.deep_links, flow.deep_links, flow)
+            if flow.on_text is not None:
+                _add(self.texts, {flow.name: flow.on_text}, flow)
+            self.on_join += [flow.on_join] if flow.on_join else []
+            self.on_migration += [flow.on_migration] if flow.on_migration else []
+
+    async def handle(
+        self, session: AsyncSession, event: Incoming, ctx: Context, batch: Batch
+    ) -> list[Reply]:
+        """Handle one event inside the caller's transaction; return what to send."""
+        say = await voice_for(batch, event, ctx)
+        turn = Turn(session, event, ctx, say, batch, self._names)
+        if event.migration is not None:
+            return [reply for run in self.on_migration for reply in await run(turn)]
+        if event.joined:
+            return [reply for run in self.on_join for reply in await run(turn)]
+        if event.button is not None:
+            return await self._pressed(turn)
+        if event.command is not None:
+            if event.forwarded:
+                return [] if event.in_group else [turn.answer("chat.forwarded")]
+            return await self._command(turn)
+        if event.text is not None or event.photo_ids:
+            return await self._text(turn)
+        return []
+
+    def commands_for(self, roles: set[Role], where: Where) -> list[Command]:
+        """The commands a person with these roles has in a kind of chat, in menu order."""
+        fits = {
+            Where.PRIVATE: (Where.ANYWHERE, Where.PRIVATE),
+            Where.GROUP: (Where.ANYWHERE, Where.GROUP),
+        }
+        chosen = [
+            command
+            for command in self.commands.values()
+            if command.where in fits.get(where, tuple(Where))
+            and (not command.roles or command.roles & roles)
+        ]
+        return sorted(chosen, key=lambda command: command.rank)
+
+    def _names(self, roles: set[Role]) -> list[str]:
+        """What /help lists: the private chat's commands, then those only a group has."""
+        private = self.commands_for(roles, Where.PRIVATE)
+        groups = [c for c in self.commands_for(roles, Where.GROUP) if c.where is Where.GROUP]
+        return [command.name for command in [*private, *groups]]
+
+    async def personal_menus(self, session: AsyncSession, today: date) -> dict[int, list[str]]:
+        """The private menu of everyone whose roles add commands to it."""
+        held: dict[int, set[Role]] = {}
+        for assignment in await live_assignments(session, on=today):
+            held.setdefault(assignment.user_id, set()).add(Role(assignment.role))
+        everyone = [c.name for c in self.commands_for(set(), Where.PRIVATE)]
+        menus = {}
+        for user, roles in held.items():
+            theirs = [c.name for c in self.commands_for(roles, Where.PRIVATE)]
+            if theirs != everyone:
+                menus[user] = theirs
+        return menus
+
+    async def _command(self, turn: Turn) -> list[Reply]:
+        event = turn.event
+        name = event.command or ""
+        if name == "start" and not event.in_group and event.args.strip() in self.deep_links:
+            return await self.deep_links[event.args.strip()](turn)
+        command = self.commands.get(name)
+        if command is None:
+            # Other bots' commands in a group are not ours to answer.
+            return [] if event.in_group else [turn.answer("chat.unknown_command")]
+        if command.where is Where.PRIVATE and event.in_group:
+            # Anything personal is said in private; the group gets a pointer.
+            return [turn.answer("chat.private_pointer", link=turn.ctx.link())]
+        if command.where is Where.GROUP and not event.in_group:
+            return [turn.answer("chat.group_only", command=name)]
+        if command.roles and not await _holds(turn, command.roles):
+            roles = "、".join(turn.say(f"role.{role.value}") for role in sorted(command.roles))
+            return [turn.answer("chat.command_not_yours", command=name, roles=roles)]
+        return await command.run(turn)
+
+    async def _pressed(self, turn: Turn) -> list[Reply]:
+        """Resolve a button's token for this person in this chat; refuse anything else."""
+        event = turn.event
+        token = (event.button or "").removeprefix("t:")
+        pressed = await button.redeem(turn.session, token, event.user_id, event.chat_id)
+        run = self.buttons.get(pressed.action) if pressed is not None else None
+        if pressed is None or run is None:
+            return [toast(event, turn.say("chat.button_invalid"))]
+        replies = await run(turn, pressed)
+        if any(reply.callback_id is not None for reply in replies):
+            return replies
+        return [toast(event, ""), *replies]
+
+    async def _text(self, turn: Turn) -> list[Reply]:
+        """Text outside a command: the answer to the current question, or a pointer to /help."""
+        event = turn.event
+        state = await turn.conversation()
+        if state is not None and state.flow in self.texts:
+            return await self.texts[state.flow](turn, state)
+        if event.in_group:
+            return []  # neighbours talk among themselves; the bot stays out of it
+        if event.text is not None and len(event.text) > LONGEST_INPUT:
+            return [answer(event, turn.say("chat.too_long"))]
+        return [answer(event, turn.say("chat.unexpected_text"))]
 
 
-async def _command(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
-    match event.command:
-        case "start" if event.args.strip() == requests.START_PAYLOAD and not event.in_group:
-            return await requests.begin(session, event, ctx, say)
-        case "start":
-            return await registration.start(session, event, ctx, say)
-        case "request":
-            return await requests.command(session, event, ctx, say)
-        case "my" | "tasks" | "queue" if event.in_group:
-            # Lists name people and rooms: never shown in a group.
-            return [answer(event, say("req.private_only", link=ctx.link()))]
-        case "my":
-            return await queues.my(session, event, ctx, say)
-        case "tasks":
-            return await queues.tasks(session, event, ctx, say)
-        case "queue":
-            return await queues.queue(session, event, ctx, say)
-        case "me":
-            return await account.me(session, event, ctx, say)
-        case "help":
-            return await account.help_(session, event, ctx, say)
-        case "lang":
-            return await account.lang(session, event, ctx, say)
-        case "cancel":
-            return await account.cancel(session, event, say)
-        case "bind":
-            return await group.bind(session, event, ctx, say)
-    if event.in_group:
-        return []  # other bots' commands in a group are not ours to answer
-    return [answer(event, say("chat.unknown_command"))]
+async def _holds(turn: Turn, roles: frozenset[Role]) -> bool:
+    held = await live_assignments(turn.session, user_id=turn.event.user_id, on=turn.ctx.today())
+    return any(Role(a.role) in roles for a in held)
 
 
-async def _pressed(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
-    """Resolve a button's token for this person in this chat; refuse anything else."""
-    token = (event.button or "").removeprefix("t:")
-    pressed = await button.redeem(session, token, event.user_id, event.chat_id)
-    if pressed is None:
-        return [toast(event, say("chat.button_invalid"))]
-    replies: list[Reply]
-    match pressed.action:
-        case "consent.agree":
-            replies = await registration.agree(session, event, ctx, say, pressed.data)
-        case "consent.decline":
-            replies = await registration.decline(session, event, say)
-        case "lang.set":
-            say, replies = await account.set_lang(session, event, pressed.data)
-        case "req.kind":
-            replies = await requests.chose_kind(session, event, say, pressed.data)
-        case "req.submit":
-            replies = await requests.submit(session, event, ctx, say)
-        case "req.cancel":
-            replies = await requests.cancel(session, event, say)
-        case "req.follow":
-            replies = await requests.follow(session, event, say, pressed.data)
-        case "req.skip_other":
-            replies = await requests.skip_other(session, event, ctx, say)
-        case "req.for_self":
-            replies = await requests.for_self(session, event, say)
-        case "req.for_household":
-            replies = await requests.choose_household(session, event, ctx, say, pressed.data)
-        case "req.household":
-            replies = await requests.chose_household(session, event, ctx, say, pressed.data)
-        case "member.refuse":
-            replies = await membership.refused(session, event, ctx, say, pressed.data)
-        case "profile.name":
-            replies = await profile.name_chosen(session, event, say, pressed.data)
-        case "profile.type_name":
-            replies = await profile.type_name(session, event, say)
-        case "profile.phone":
-            replies = await profile.ask_phone(session, event, say)
-        case "profile.phone_card":
-            replies = await profile.phone_decided(session, event, say, pressed.data)
-        case "profile.leave":
-            replies = await membership.ask_leave(session, event, say, pressed.data)
-        case "profile.leave_yes":
-            replies = await membership.leave(session, event, ctx, say, pressed.data)
-        case "profile.leave_no":
-            replies = await membership.stay(event, say)
-        case "med.holds":
-            replies = await mediation.answered(session, event, ctx, say, pressed.data)
-        case action if action.startswith("delib."):
-            replies = await deliberations.pressed(session, event, ctx, say, action, pressed.data)
-        case action if action.startswith("req."):
-            replies = await request_actions.pressed(session, event, ctx, say, action, pressed.data)
-        case _:
-            return [toast(event, say("chat.button_invalid"))]
-    if any(reply.callback_id is not None for reply in replies):
-        return replies
-    return [toast(event, ""), *replies]
-
-
-async def _text(session: AsyncSession, event: Incoming, ctx: Context, say: Voice) -> list[Reply]:
-    """Text outside a command: the answer to the current question, or a pointer to /help."""
-    state = await conversation.current(session, event.chat_id, event.user_id)
-    if state is not None and state.flow == registration.FLOW:
-        return await registration.reask(session, event, say, state.data)
-    if state is not None and state.flow == requests.FLOW:
-        return await requests.step(session, event, ctx, say, state)
-    if state is not None and state.flow == profile.FLOW and event.text:
-        return await profile.step(session, event, say, state)
-    if state is not None and state.flow == request_actions.NOTE_FLOW:
-        return await request_actions.note(session, event, ctx, say, state)
-    if state is not None and state.flow == deliberations.DECISION_FLOW and event.text:
-        await conversation.end(session, event.chat_id, event.user_id)
-        text = event.text.strip()[: request_actions.LONGEST_NOTE]
-        meeting = state.data.get("id", 0)
-        return await deliberations.decision_written(session, event, say, meeting, text)
-    if event.in_group:
-        return []  # neighbours talk among themselves; the bot stays out of it
-    if event.text is not None and len(event.text) > LONGEST_INPUT:
-        return [answer(event, say("chat.too_long"))]
-    return [answer(event, say("chat.unexpected_text"))]
+def _add(into: dict[str, T], given: Mapping[str, T], flow: Flow) -> None:
+    """Add a flow's declarations; two flows may not claim the same name."""
+    for key, value in given.items():
+        if key in into:
+            raise ValueError(f"flow {flow.name!r} declares {key!r}, already declared")
+        into[key] = value

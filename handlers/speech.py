@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.batch import Batch
 from handlers.context import Context
 from handlers.events import Incoming
-from models.known import find
 from models.person import Person
 from texts import pick_language, t
 
@@ -34,12 +34,11 @@ class Voice:
 
 async def voice_of(session: AsyncSession, user_id: int, default: str) -> Voice:
     """Speak to someone who did not just write: their own choice, else the default."""
-    person = await find(session, Person, user_id)
+    person = await session.get(Person, user_id)
     return Voice(pick_language(person.language if person else None, None, default))
 
 
-async def voice_for(session: AsyncSession, event: Incoming, ctx: Context) -> Voice:
+async def voice_for(batch: Batch, event: Incoming, ctx: Context) -> Voice:
     """Choose the person's own choice, else their client's language, else the default."""
-    person = await find(session, Person, event.user_id)
-    choice = person.language if person is not None else None
+    choice = await batch.language(event.user_id)
     return Voice(pick_language(choice, event.language_code, ctx.default_language))

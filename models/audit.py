@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
-from models.later import add_later
+from models.rows import rows_of
 
 
 class AuditEntry(Base):
@@ -39,8 +39,8 @@ def audit(
 ) -> None:
     """Note an audit entry in the session's transaction, so it commits with the change.
 
-    `entity_id` may be the changed row itself when it has no id yet; the entry is written
-    just before the commit, after the row has been given one.
+    `entity_id` may be the changed row itself when it has no id yet: the entry is made when
+    the transaction's rows are written, after a flush has given the row one.
     """
     at = utcnow()
 
@@ -58,4 +58,4 @@ def audit(
             "after": after,
         }
 
-    add_later(session, AuditEntry, row)
+    rows_of(session).add(AuditEntry, row)

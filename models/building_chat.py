@@ -12,7 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
 from models.button import ButtonToken
-from models.known import delete, find
 from models.outbox import OutboxMessage
 from models.request import Request
 
@@ -111,13 +110,13 @@ async def migrate_group(
 
 async def _move_binding(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int | None:
     """Move the old chat's binding to the new id; return its building, None if none moved."""
-    # Looked up through `known`: both service messages may be in one batch, whose first move
-    # is not written yet when the second asks.
-    old = await find(session, BuildingChat, old_chat_id)
+    # Queried, not taken from the identity map: both service messages may be in one batch,
+    # and the query's autoflush writes the first move before the second looks.
+    old = await _bound(session, old_chat_id)
     if old is None:
         return None
     # A binding made in the new group meanwhile is the newer word: it stays as it is.
-    if await find(session, BuildingChat, new_chat_id) is None:
+    if await _bound(session, new_chat_id) is None:
         session.add(
             BuildingChat(
                 chat_id=new_chat_id,
@@ -127,8 +126,12 @@ async def _move_binding(session: AsyncSession, old_chat_id: int, new_chat_id: in
                 bound_at=old.bound_at,
             )
         )
-    await delete(session, old)
+    await session.delete(old)
     return old.building_id
+
+
+async def _bound(session: AsyncSession, chat_id: int) -> BuildingChat | None:
+    return await session.scalar(select(BuildingChat).where(BuildingChat.chat_id == chat_id))
 
 
 async def _move_pending(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, String, bindparam, select, update
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
-from models.later import add_later
+from models.rows import rows_of
 
 # Issued to this "user", a button may be pressed by anyone in its chat, again and again
 # (a group's "me too"); what it does must then be safe for anyone there to do.
@@ -70,7 +69,7 @@ def issue(
             "used_at": None,
         }
         # Nobody can press it before the message carrying it is sent, after the commit.
-        add_later(session, ButtonToken, partial(dict, row))
+        rows_of(session).add(ButtonToken, row)
         tokens.append(token)
     return tokens
 

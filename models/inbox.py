@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    bindparam,
     func,
     select,
     text,
@@ -61,17 +63,42 @@ async def store_updates(session: AsyncSession, bot_id: int, updates: list[dict[s
     return len(result.all())
 
 
-async def pending_updates(session: AsyncSession, limit: int, *, lock: bool) -> list[InboxUpdate]:
-    """Claim the oldest unhandled updates; on PostgreSQL other workers skip the claimed ones."""
-    query = (
-        select(InboxUpdate)
-        .where(InboxUpdate.handled_at.is_(None))
-        .order_by(InboxUpdate.id)
-        .limit(limit)
-    )
+@dataclass(frozen=True)
+class Pending:
+    """An update waiting for the worker, as plain values."""
+
+    id: int
+    update_id: int
+    payload: dict[str, Any]
+
+
+async def pending_updates(session: AsyncSession, limit: int) -> list[Pending]:
+    """The oldest unhandled updates, read without claiming them."""
+    rows = await session.execute(_PENDING, {"limit": limit})
+    return [Pending(*row) for row in rows]
+
+
+async def claim_updates(session: AsyncSession, ids: list[int], *, lock: bool) -> set[int]:
+    """Take the updates of `ids` still unhandled; on PostgreSQL other workers skip them.
+
+    On SQLite the write transaction already holds the database's write lock: no one else can
+    handle them meanwhile, and one handled since they were read is not taken again.
+    """
+    if not ids:
+        return set()
+    query = select(InboxUpdate.id).where(InboxUpdate.id.in_(ids), InboxUpdate.handled_at.is_(None))
     if lock:
         query = query.with_for_update(skip_locked=True)
-    return list((await session.scalars(query)).all())
+    return set(await session.scalars(query))
+
+
+# Built once: the worker asks for every batch.
+_PENDING = (
+    select(InboxUpdate.id, InboxUpdate.update_id, InboxUpdate.payload)
+    .where(InboxUpdate.handled_at.is_(None))
+    .order_by(InboxUpdate.id)
+    .limit(bindparam("limit"))
+)
 
 
 async def mark_handled(session: AsyncSession, ids: list[int], error: str | None = None) -> None:

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit import audit
 from models.base import utcnow
 from models.contact_card import cards_for
-from models.known import find
 from models.person import Person, Resident
 from models.problem import Problem
 from models.registry import Household
@@ -31,7 +30,7 @@ async def bind(
     session: AsyncSession, household: Household, user_id: int
 ) -> tuple[Resident, list[int]]:
     """Bind a person to a household; return the binding and the members already there."""
-    person = await find(session, Person, user_id)
+    person = await session.get(Person, user_id)
     if person is None:
         # No name yet: the estate knows a person by the name they choose, not their nickname.
         session.add(Person(user_id=user_id))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
-from models.known import prefetch_rows_of, rows_of
 from models.registry import Household
 
 
@@ -60,22 +57,3 @@ class Resident(Base):
 
     household: Mapped[Household] = relationship()
     person: Mapped[Person] = relationship()
-
-
-async def bindings(session: AsyncSession, user_id: int) -> list[Resident]:
-    """The households a person is bound to now (read once per transaction, or for the
-    worker's whole batch by `prefetch_bindings`)."""
-    return await rows_of(session, Resident, _BOUND, user_id)
-
-
-async def prefetch_bindings(session: AsyncSession, user_ids: Collection[int]) -> None:
-    """Read the bindings of many people in one statement, for `bindings`."""
-    await prefetch_rows_of(session, Resident, _BOUND, user_ids)
-
-
-# Built once: asked on every registration.
-_BOUND = (
-    select(Resident)
-    .where(Resident.user_id.in_(bindparam("users", expanding=True)), Resident.unbound_at.is_(None))
-    .order_by(Resident.id)
-)

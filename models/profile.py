@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
-from models.known import find
 from models.person import Person
 from models.phone import e164
 from models.problem import Problem
@@ -70,7 +69,7 @@ async def set_phone(
 
 
 async def _person(session: AsyncSession, user_id: int) -> Person:
-    person = await find(session, Person, user_id)
+    person = await session.get(Person, user_id)
     if person is None:
         person = Person(user_id=user_id)
         session.add(person)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -14,7 +13,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
-from models.known import prefetch_rows_of, rows_of
 from models.person import Person
 from models.problem import Problem
 from models.scope import Scope, ScopeKind
@@ -211,9 +209,7 @@ async def live_assignments(
 ) -> list[RoleAssignment]:
     """List assignments not revoked, optionally only those whose term covers a day."""
     if scope is None and role is None and user_id is not None:
-        # Someone's own roles, asked on /help and /me: once per transaction, or read for
-        # the worker's whole batch by `prefetch_held`.
-        rows = list(await rows_of(session, RoleAssignment, _HELD_BY, user_id))
+        rows = list(await session.scalars(_HELD_BY, {"user": user_id}))
     else:
         rows = list((await session.scalars(_assignments(scope, role, user_id))).all())
     if on is None:
@@ -238,17 +234,12 @@ def _assignments(scope: Scope | None, role: Role | None, user_id: int | None) ->
     return query.order_by(RoleAssignment.id)
 
 
-async def prefetch_held(session: AsyncSession, user_ids: Collection[int]) -> None:
-    """Read the assignments held by many people in one statement, for `live_assignments`."""
-    await prefetch_rows_of(session, RoleAssignment, _HELD_BY, user_ids)
-
-
 # Built once: asked on every /help and /me.
 _HELD_BY = (
     select(RoleAssignment)
     .where(
         RoleAssignment.revoked_at.is_(None),
-        RoleAssignment.user_id.in_(bindparam("users", expanding=True)),
+        RoleAssignment.user_id == bindparam("user"),
     )
     .order_by(RoleAssignment.id)
 )

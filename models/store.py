@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from models.rows import open_rows
 from models.sqlite_inline import creator
 
 # Seconds a writer waits for SQLite's lock before giving up; long enough that users never see it.
@@ -67,10 +68,14 @@ class Store:
         """Open a write transaction that commits when the block ends without an error."""
         if not self.sqlite:
             async with self._write() as session, session.begin():
+                rows = open_rows(session)
                 yield session
+                await rows.write(session)  # what its owner left unwritten, before the commit
             return
         async with _write_lock(self.path), self._write() as session, session.begin():
+            rows = open_rows(session)
             yield session
+            await rows.write(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

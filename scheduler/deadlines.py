@@ -57,7 +57,7 @@ async def _round(session: AsyncSession, desk: Desk, clock: Clock, sqlite: bool) 
     for request in overdue:
         change = await breach(session, request, clock)
         if change is not None:
-            await enqueue(session, await notices(session, change, desk, clock.today), None)
+            enqueue(session, await notices(session, change, desk, clock.today), None)
             acted += 1
     # A resolved request waits on the resident, who is asked once, not chased.
     soon = await _due(
@@ -70,7 +70,7 @@ async def _round(session: AsyncSession, desk: Desk, clock: Clock, sqlite: bool) 
     )
     for request in soon:
         request.reminded_at = clock.now
-        await enqueue(session, await _reminders(session, request, desk, clock), None)
+        enqueue(session, await _reminders(session, request, desk, clock), None)
         acted += 1
     followed = await _follow_ups(session, desk, clock)
     full = BATCH in (len(overdue), len(soon), followed)
@@ -87,7 +87,7 @@ async def _follow_ups(session: AsyncSession, desk: Desk, clock: Clock) -> int:
     count = 0
     for mediation in list(due):
         mediation.follow_up_sent_at = clock.now
-        await enqueue(session, await follow_up(session, mediation, desk), None)
+        enqueue(session, await follow_up(session, mediation, desk), None)
         count += 1
     return count
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import AuditEntry, audit
 from models.migrate import upgrade
+from models.rows import open_rows
 from models.store import Store
 
 WRITERS = 20
@@ -31,9 +35,13 @@ async def _read_then_write(store: Store, writer: int, *, session_kind: str) -> N
             )
 
 
-def _deferred(store: Store):  # type: ignore[no-untyped-def]
+@asynccontextmanager
+async def _deferred(store: Store) -> AsyncIterator[AsyncSession]:
     """A plain read-then-write transaction, as code without the write lock would do it."""
-    return store._read.begin()
+    async with store._read.begin() as session:
+        rows = open_rows(session)
+        yield session
+        await rows.write(session)
 
 
 @pytest.fixture

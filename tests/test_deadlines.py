@@ -45,13 +45,13 @@ async def test_reminded_once_then_climbs_to_the_branch_at_the_deadline(store: St
     assert await check_deadlines(store, DESK, at(date(2026, 9, 19), 12)) == 0  # Saturday
     assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 14, 30)) == 1
     [(chat, text)] = await _outbox(store)
-    assert chat == HEAD1 and "将于" in text and "9月20日 18:00" in text
+    assert chat == HEAD1 and "签收期限：9月20日 18:00" in text
     assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 15)) == 0  # reminded once
 
     assert await check_deadlines(store, DESK, at(date(2026, 9, 20), 18, 1)) == 1
     sent = (await _outbox(store))[1:]
     told = [text for chat, text in sent if chat == R1]
-    assert len(told) == 1 and "未在期限内处理" in told[0] and "小区党支部" in told[0]
+    assert len(told) == 1 and "未在签收期限内签收" in told[0] and "小区党支部" in told[0]
     cards = [text for chat, text in sent if chat == SECRETARY]
     assert len(cards) == 1 and "电梯停运" in cards[0]
     async with store.read() as session:

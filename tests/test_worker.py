@@ -1,110 +1,203 @@
-"""One update whose handler fails cannot sink the others handled in its batch."""
+"""The worker: one update that fails, in its handler or when its rows are written, sinks no other;
+a feature is a module that declares itself, and the router follows."""
 
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ptb_adapter import PtbTransport
-from bot.sandbox.server import BotApiServer
+from bot.sandbox.server import BotApiServer, Sent
 from bot.worker import Worker
 from handlers.context import Context
-from handlers.events import Incoming, Reply
-from handlers.router import handle as real_handle
+from handlers.events import Reply
+from handlers.flow import Command, Flow
+from handlers.router import Router, default_flows
+from handlers.turn import Turn
+from models.audit import AuditEntry
+from models.base import utcnow
+from models.button import Pressed
+from models.conversation import Conversation
 from models.inbox import InboxUpdate, store_updates
 from models.outbox import OutboxMessage
 from models.person import Person
+from models.rows import rows_of
 from models.store import Store
 
 BOT_ID = 4242
 GOOD, BAD, ENGLISH_BAD = 501, 502, 503
+CTX = Context("LinzhangTestBot", "zh_CN", ZoneInfo("Asia/Shanghai"))
 
 
-@pytest.fixture
-def failing_for_bad_users(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
-        if event.user_id in (BAD, ENGLISH_BAD):
-            session.add(Person(user_id=event.user_id, display_name="half-done"))
-            await session.flush()  # a write that must not survive the failure
-            raise RuntimeError("handler bug")
-        return await real_handle(session, event, ctx)
-
-    monkeypatch.setattr("bot.worker.handle", handle)
+def _transport() -> PtbTransport:
+    transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
+    transport.username = "LinzhangTestBot"
+    return transport
 
 
-@pytest.mark.usefixtures("failing_for_bad_users")
+async def _store_texts(store: Store, messages: list[tuple[int, str, str]]) -> BotApiServer:
+    """Store updates in which people send texts, as the ingress would; return the server that
+    wrote them (never started)."""
+    server = BotApiServer("4242:TOKEN", "LinzhangTestBot")
+    for user, _, language in messages:
+        if user not in server.users:
+            server.add_user(user, f"居民{user}", language)
+    async with store.write() as session:
+        updates = [server.numbered(server.text_message(user, text)) for user, text, _ in messages]
+        await store_updates(session, BOT_ID, updates)
+    return server
+
+
+async def _outcome(store: Store) -> tuple[dict[int, str], dict[int, str | None]]:
+    async with store.read() as session:
+        sent = {m.chat_id: m.params["text"] for m in await session.scalars(select(OutboxMessage))}
+        inbox = {u.update_id: u.error for u in await session.scalars(select(InboxUpdate))}
+        assert all(u.handled_at for u in await session.scalars(select(InboxUpdate)))
+    return sent, inbox
+
+
+async def boom(turn: Turn) -> list[Reply]:
+    """A handler with a bug, after a write that must not survive it."""
+    if turn.event.user_id in (BAD, ENGLISH_BAD):
+        turn.session.add(Person(user_id=turn.event.user_id, display_name="half-done"))
+        await turn.session.flush()
+        raise RuntimeError("handler bug")
+    return [turn.answer("chat.cancel_none")]
+
+
+async def bad_row(turn: Turn) -> list[Reply]:
+    """A handler whose audit row the database will refuse, but only when the rows are written."""
+    actor = f"user:{turn.event.user_id}"
+    if turn.event.user_id == BAD:
+        actor = None  # type: ignore[assignment]  # NOT NULL in the table
+    row = {"at": utcnow(), "actor": actor, "action": "test.row", "entity": "person"}
+    rows_of(turn.session).add(AuditEntry, {**row, "entity_id": None, "before": None, "after": None})
+    return [turn.answer("chat.cancel_none")]
+
+
+TESTS = Flow(
+    name="tests",
+    commands=(Command("boom", boom), Command("row", bad_row)),
+)
+
+
 async def test_a_failing_update_gets_an_apology_and_its_neighbours_commit(store: Store) -> None:
-    transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
-    transport.username = "LinzhangTestBot"
-    ctx = Context("LinzhangTestBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
-    server = BotApiServer("4242:TOKEN", "LinzhangTestBot")  # writes the updates; never started
-    users = [(GOOD, "zh-hans"), (BAD, "zh-hans"), (GOOD + 10, "en"), (ENGLISH_BAD, "en")]
-    for user, language in users:
-        server.add_user(user, f"居民{user}", language)
-    async with store.write() as session:
-        updates = [server.numbered(server.text_message(user, "/help")) for user, _ in users]
-        await store_updates(session, BOT_ID, updates)
+    await _store_texts(
+        store,
+        [
+            (GOOD, "/boom", "zh-hans"),
+            (BAD, "/boom", "zh-hans"),
+            (GOOD + 10, "/help", "en"),
+            (ENGLISH_BAD, "/boom", "en"),
+        ],
+    )
+    router = Router([*default_flows(), TESTS])
+    assert await Worker(store, _transport(), CTX, asyncio.Event(), router).run_once() == 4
 
-    assert await Worker(store, transport, ctx, asyncio.Event()).run_once() == 4
-
-    async with store.read() as session:
-        sent = {m.chat_id: m.params["text"] for m in await session.scalars(select(OutboxMessage))}
-        inbox = {
-            u.update_id: (u.handled_at is not None, u.error)
-            for u in await session.scalars(select(InboxUpdate))
-        }
-        people = list(await session.scalars(select(Person.user_id)))
-    assert sent[GOOD].startswith("您可以使用这些命令：\n/start")
-    assert sent[GOOD + 10].startswith("You can use these commands:\n/start")
-    assert sent[BAD] == "抱歉，处理时出了点问题，请稍后再试。您的信息没有丢失。"
+    sent, inbox = await _outcome(store)
+    assert sent[GOOD] == "当前没有进行中的操作。"
+    assert sent[GOOD + 10].startswith("Commands you can use:\n/start")
+    assert sent[BAD] == "抱歉，处理时出了点问题，请稍后再试。您发的内容没有丢失。"
     assert sent[ENGLISH_BAD].startswith("Sorry, something went wrong")
-    assert inbox == {
-        1: (True, None),
-        2: (True, "RuntimeError"),
-        3: (True, None),
-        4: (True, "RuntimeError"),
-    }
-    assert people == []
-
-
-@pytest.fixture
-def refused_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def handle(session: AsyncSession, event: Incoming, ctx: Context) -> list[Reply]:
-        replies = await real_handle(session, event, ctx)
-        if event.user_id == BAD:
-            # Not flushed: the database refuses it only when the batch's writes go in.
-            session.add(Person(user_id=GOOD, display_name="a second 居民501"))
-        return replies
-
-    monkeypatch.setattr("bot.worker.handle", handle)
-
-
-@pytest.mark.usefixtures("refused_at_the_end")
-async def test_a_write_refused_when_the_batch_is_written_fails_only_its_update(
-    store: Store,
-) -> None:
-    transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
-    transport.username = "LinzhangTestBot"
-    ctx = Context("LinzhangTestBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
-    server = BotApiServer("4242:TOKEN", "LinzhangTestBot")  # writes the updates; never started
-    for user in (GOOD, BAD):
-        server.add_user(user, f"居民{user}", "zh-hans")
-    async with store.write() as session:
-        session.add(Person(user_id=GOOD, display_name="居民501"))
-        updates = [server.numbered(server.text_message(user, "/help")) for user in (GOOD, BAD)]
-        await store_updates(session, BOT_ID, updates)
-
-    assert await Worker(store, transport, ctx, asyncio.Event()).run_once() == 2
-
+    assert inbox == {1: None, 2: "RuntimeError", 3: None, 4: "RuntimeError"}
     async with store.read() as session:
-        sent = {m.chat_id: m.params["text"] for m in await session.scalars(select(OutboxMessage))}
-        errors = {u.update_id: u.error for u in await session.scalars(select(InboxUpdate))}
-        people = list(await session.scalars(select(Person.display_name)))
-    assert sent[GOOD].startswith("您可以使用这些命令：")
-    assert sent[BAD] == "抱歉，处理时出了点问题，请稍后再试。您的信息没有丢失。"
-    assert errors == {1: None, 2: "IntegrityError"}
-    assert people == ["居民501"]
+        assert list(await session.scalars(select(Person.user_id))) == []
+
+
+async def test_a_row_refused_when_written_fails_only_its_own_update(store: Store) -> None:
+    """Rows written together at the end of a batch (audit entries, buttons, outbox): one the
+    database refuses fails its own update, inside the worker's failure handling; the others
+    commit, and the inbox drains."""
+    await _store_texts(
+        store, [(GOOD, "/row", "zh-hans"), (BAD, "/row", "zh-hans"), (GOOD + 10, "/row", "zh-hans")]
+    )
+    router = Router([*default_flows(), TESTS])
+    worker = Worker(store, _transport(), CTX, asyncio.Event(), router)
+    assert await worker.run_once() == 3
+    assert await worker.run_once() == 0  # nothing left: not retried forever
+
+    sent, inbox = await _outcome(store)
+    assert sent[GOOD] == sent[GOOD + 10] == "当前没有进行中的操作。"
+    assert sent[BAD].startswith("抱歉")
+    assert inbox == {1: None, 2: "IntegrityError", 3: None}
+    async with store.read() as session:
+        written = list(await session.scalars(select(AuditEntry.actor).order_by(AuditEntry.id)))
+    assert written == [f"user:{GOOD}", f"user:{GOOD + 10}"]
+
+
+class Tally(StrEnum):
+    COUNTING = "counting"
+
+
+async def start_tally(turn: Turn) -> list[Reply]:
+    await turn.begin("tally", Tally.COUNTING, {"seen": 0})
+    [more] = turn.buttons([("chat.consent_agree", "tally.more", {"by": 2})])
+    return [turn.answer_text("counting", [[more]])]
+
+
+async def add_by_button(turn: Turn, pressed: Pressed) -> list[Reply]:
+    state = await turn.conversation()
+    seen = (state.data["seen"] if state else 0) + int(pressed.data["by"])
+    await turn.begin("tally", Tally.COUNTING, {"seen": seen})
+    return [turn.answer_text(f"seen {seen}")]
+
+
+async def add_by_text(turn: Turn, state: Conversation) -> list[Reply]:
+    seen = state.data["seen"] + len(turn.event.text or "")
+    await turn.begin("tally", Tally.COUNTING, {"seen": seen})
+    return [turn.answer_text(f"seen {seen}")]
+
+
+TOY = Flow(
+    name="tally",
+    commands=(Command("tally", start_tally),),
+    buttons={"tally.more": add_by_button},
+    steps=Tally,
+    on_text=add_by_text,
+)
+
+
+async def test_a_new_flow_is_one_module_and_the_router_follows(store: Store) -> None:
+    """A command, a button and a conversation step, declared in one place, routed without a
+    change to the router; /help lists the command."""
+    server = await _store_texts(store, [(GOOD, "/tally", "zh-hans"), (GOOD, "abc", "zh-hans")])
+    router = Router([*default_flows(), TOY])
+    worker = Worker(store, _transport(), CTX, asyncio.Event(), router)
+    await worker.run_once()
+    async with store.read() as session:
+        texts = [
+            (m.params["text"], m.params.get("reply_markup"))
+            for m in await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        ]
+    assert [text for text, _ in texts] == ["counting", "seen 3"]
+    markup = texts[0][1]
+    assert markup is not None
+    button_data = markup["inline_keyboard"][0][0]["callback_data"]
+
+    async with store.write() as session:
+        # The server never ran: the press names the message by what the bot sent.
+        counting = Sent(GOOD, 1, "counting", markup, "sendMessage", 0.0)
+        body = server.button_press(GOOD, counting, data=button_data)
+        await store_updates(session, BOT_ID, [server.numbered(body)])
+        await store_updates(session, BOT_ID, [server.numbered(server.text_message(GOOD, "/help"))])
+    await worker.run_once()
+    async with store.read() as session:
+        latest = [
+            m.params.get("text")
+            for m in await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        ]
+    assert "seen 5" in latest
+    assert any(text and "/tally" in text for text in latest)
+
+
+def test_two_flows_cannot_claim_the_same_command() -> None:
+    twin = Flow(name="twin", commands=(Command("tally", start_tally),))
+    try:
+        Router([TOY, twin])
+    except ValueError as error:
+        assert "tally" in str(error)
+    else:
+        raise AssertionError("a command declared twice was accepted")

@@ -123,7 +123,7 @@ def remove_command(
             household = await resolve_household(session, estate_name, building, unit, room)
             await remove(session, household, user, ACTOR, rotate=not keep_card)
             # Told through the outbox, with the change: a running bot delivers it.
-            await enqueue(
+            enqueue(
                 session, await removed(session, household, user, settings.language, today), None
             )
             label = await household_label(session, household)

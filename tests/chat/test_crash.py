@@ -37,7 +37,7 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[BotApiServer, Store, str]
     await upgrade(store)
     await seed(store)
     async with store.write() as session:
-        await enqueue(session, [Reply(chat, f"通知 {chat}") for chat in NOTICES], None)
+        enqueue(session, [Reply(chat, f"通知 {chat}") for chat in NOTICES], None)
     yield server, store, url
     await server.stop()
     await store.dispose()

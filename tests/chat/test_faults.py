@@ -114,7 +114,7 @@ async def test_sends_answered_by_a_proxy_page_are_retried(
     async with store.write() as session:
         replies = [Reply(chat, f"{chat}-{n}") for n in range(2) for chat in CHATS]
         replies += [Reply(GROUP, "group-0", is_group=True)]
-        await enqueue(session, replies, None)
+        enqueue(session, replies, None)
     server.faults.extend(
         [
             Fault("html200", "sendMessage"),

@@ -14,26 +14,29 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.batch import Batch
 from handlers.context import Context
 from handlers.events import ChatKind, Incoming
-from handlers.router import handle
+from handlers.router import Router
 from models.conversation import Conversation
 from models.migrate import upgrade
 from models.person import Person, Resident
 from models.request import Request
+from models.rows import rows_of
 from models.store import Store
 from tests.chat.harness import seed
 from tests.request_world import HEAD1, R1, SECRETARY, build_world
 
+
+class RolledBack(Exception):
+    """Raised to leave a transaction without its changes."""
+
+
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-class NoAdmins:
-    async def is_chat_admin(self, chat_id: int, user_id: int) -> bool:
-        return False
-
-
-CTX = Context("LinzhangTestBot", "zh_CN", NoAdmins(), ZoneInfo("Asia/Shanghai"))
+CTX = Context("LinzhangTestBot", "zh_CN", ZoneInfo("Asia/Shanghai"))
+ROUTER = Router()
 
 commands = st.sampled_from(
     ["start", "me", "help", "lang", "cancel", "bind", "request", "my", "tasks", "queue", "x"]
@@ -85,11 +88,15 @@ def test_any_input_gets_a_calm_answer(
             callback_id="cb" if "button" in event else None,
             **event,  # type: ignore[arg-type]
         )
-        async with store.write() as session:
-            replies = await handle(session, incoming, CTX)
-            # Leave nothing behind: the test rolls back and checks what would have been written.
-            written = await _written(session)
-            await session.rollback()
+        try:
+            async with store.write() as session:
+                replies = await ROUTER.handle(session, incoming, CTX, Batch(session))
+                await rows_of(session).write(session)
+                written = await _written(session)
+                # Leave nothing behind: roll back, having read what would have been written.
+                raise RolledBack
+        except RolledBack:
+            pass
         await store.dispose()
         for reply in replies:
             assert reply.callback_id is not None or reply.text.strip()
@@ -154,21 +161,24 @@ def test_any_answer_inside_a_request_conversation_is_safe(
             language_code="zh-hans",
             text=text,
         )
-        async with store.write() as session:
-            session.add(
-                Conversation(
-                    chat_id=user,
-                    user_id=user,
-                    flow=flow,
-                    step=step,
-                    data=data,
-                    expires_at=datetime.now(UTC) + timedelta(hours=1),
+        try:
+            async with store.write() as session:
+                session.add(
+                    Conversation(
+                        chat_id=user,
+                        user_id=user,
+                        flow=flow,
+                        step=step,
+                        data=data,
+                        expires_at=datetime.now(UTC) + timedelta(hours=1),
+                    )
                 )
-            )
-            await session.flush()
-            replies = await handle(session, incoming, CTX)
-            requests = await session.scalar(select(func.count()).select_from(Request))
-            await session.rollback()
+                await session.flush()
+                replies = await ROUTER.handle(session, incoming, CTX, Batch(session))
+                requests = await session.scalar(select(func.count()).select_from(Request))
+                raise RolledBack
+        except RolledBack:
+            pass
         await store.dispose()
         assert requests == 0
         assert all(r.callback_id is not None or r.text.strip() for r in replies)

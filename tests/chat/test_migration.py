@@ -59,7 +59,7 @@ async def _notice_reaches_the_supergroup(bot: Harness) -> None:
     admin_saw = len(bot.server.sent_to(ADMIN))
     before = len(bot.server.sent_to(SUPERGROUP))
     async with bot.store.write() as session:
-        await enqueue(session, [Reply(GROUP, "明天上午停水", is_group=True)], ADMIN)
+        enqueue(session, [Reply(GROUP, "明天上午停水", is_group=True)], ADMIN)
     sent = await bot.server.wait_sent(SUPERGROUP, before + 1)
     assert sent[before].text == "明天上午停水"
     await bot.settle()
@@ -151,7 +151,7 @@ async def test_migrate_group_moves_everything_once(store: Store) -> None:
             group_chat_id=GROUP,
         )
         [token] = button.issue(session, button.ANYONE, GROUP, [("req.follow", {"id": 1})])
-        await enqueue(
+        enqueue(
             session,
             [Reply(GROUP, "待发", is_group=True), Reply(GROUP, "已发", is_group=True)],
             None,

@@ -77,7 +77,7 @@ async def test_all_delivered_in_order_under_limits_and_faults(
         replies += [Reply(GROUP, f"group-{n}", is_group=True) for n in range(3)]
         replies += [Reply(CHATS[0], "长" * 5000 + "\n" + "尾" * 10, [[Button("OK", "tok")]])]
         replies += [Reply(BLOCKED, "hello"), Reply(999, "nobody")]
-        await enqueue(session, replies, None)
+        enqueue(session, replies, None)
     # Faults the sender must survive: a 429 from nowhere, a 502, a dropped connection.
     server.faults.extend(
         [Fault("429", "sendMessage"), Fault("5xx", "sendMessage"), Fault("drop", "sendMessage")]
@@ -109,7 +109,7 @@ async def test_all_delivered_in_order_under_limits_and_faults(
 async def test_sent_once_across_restarts(setup: tuple[BotApiServer, Store, Transport]) -> None:
     server, store, transport = setup
     async with store.write() as session:
-        await enqueue(session, [Reply(chat, f"once {chat}") for chat in CHATS], None)
+        enqueue(session, [Reply(chat, f"once {chat}") for chat in CHATS], None)
     fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
     await _drain(Sender(store, transport, fast), store)
     await _drain(Sender(store, transport, fast), store)  # a restarted sender finds nothing to do
@@ -140,7 +140,7 @@ async def test_journal_carries_marks_across_a_kill(
 ) -> None:
     server, store, transport = setup
     async with store.write() as session:
-        await enqueue(session, [Reply(chat, f"journal {chat}") for chat in CHATS], None)
+        enqueue(session, [Reply(chat, f"journal {chat}") for chat in CHATS], None)
     fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
     path = tmp_path / "outbox.journal"
     journal = OutboxJournal(path)
@@ -170,7 +170,7 @@ async def test_author_of_an_undeliverable_notice_is_told(
     async with store.write() as session:
         session.add(Person(user_id=BLOCKED, display_name="王阿姨"))
         # A notice the author's action caused, to someone who blocked the bot, and to nobody.
-        await enqueue(session, [Reply(BLOCKED, "周六大扫除"), Reply(999, "周六大扫除")], author)
+        enqueue(session, [Reply(BLOCKED, "周六大扫除"), Reply(999, "周六大扫除")], author)
     fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
     rows = await _drain(Sender(store, transport, fast), store)
 

@@ -241,7 +241,7 @@ async def test_heads_and_secretaries_get_their_own_command_menus(bot: Harness) -
     async with bot.store.write() as session:
         group = await resolve_scope(session, "group:芙蓉花园/1栋/1单元")
         await revoke_role(session, HEAD1, Role.NEIGHBOUR_HEAD, group, "test")
-    await publish_personal_menus(bot.store, bot.runtime.transport, date.today())
+    await publish_personal_menus(bot.store, bot.runtime.transport, date.today(), bot.runtime.router)
     assert menu(HEAD1) == [] and menu(SECRETARY)
 
 

@@ -79,7 +79,7 @@ async def test_the_next_leader_reads_what_the_killed_one_sent(
     await upgrade(store)
     await seed(store)
     async with store.write() as session:
-        await enqueue(session, [Reply(chat, f"通知 {chat}") for chat in NOTICES], None)
+        enqueue(session, [Reply(chat, f"通知 {chat}") for chat in NOTICES], None)
     bots: list[asyncio.subprocess.Process] = []
     try:
         bots.append(await _start(runtime, url, first_url, tmp_path / "a.j", tmp_path / "a.log"))

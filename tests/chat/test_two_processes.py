@@ -55,7 +55,7 @@ async def test_a_second_process_waits_then_takes_over(
         for user in USERS[:half]:
             await server.send_text(user, "/help")
         async with store.write() as session:
-            await enqueue(session, [Reply(u, f"通知 {u}") for u in USERS[:half]], None)
+            enqueue(session, [Reply(u, f"通知 {u}") for u in USERS[:half]], None)
         await server.wait_total(half * 2, timeout=20)
 
         # The first process stops; the second takes the lead and carries on.
@@ -64,7 +64,7 @@ async def test_a_second_process_waits_then_takes_over(
         for user in USERS[half:]:
             await server.send_text(user, "/help")
         async with store.write() as session:
-            await enqueue(session, [Reply(u, f"通知 {u}") for u in USERS[half:]], None)
+            enqueue(session, [Reply(u, f"通知 {u}") for u in USERS[half:]], None)
         await server.wait_total(len(USERS) * 2, timeout=20)
         await asyncio.sleep(0.5)
     finally:

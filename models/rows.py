@@ -1,0 +1,70 @@
+"""Rows nobody reads in the transaction that adds them, written one statement per table.
+
+Audit entries, button tokens and outbox messages are added by most chat updates and read by
+none of them in the same transaction: a button cannot be pressed, nor a message sent, before
+the commit. Each write transaction (`Store.write`) carries one `Rows`; `audit`, `button.issue`
+and `outgoing.enqueue` add to it. Whoever owns the transaction writes them: the worker inside
+its per-update failure handling, so that a row the database refuses fails its own update;
+`Store.write` just before the commit for everyone else. Nothing writes them behind anyone's
+back: there is no session hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.base import Base
+
+_KEY = "linzhang.rows"
+
+# A row, or a function that makes it when it is written (when the ids it names exist).
+Row = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+class Rows:
+    """The rows a transaction will write, in the order they were added."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[type[Base], Row]] = []
+
+    def add(self, model: type[Base], row: Row) -> None:
+        self._rows.append((model, row))
+
+    def mark(self) -> int:
+        """Where the rows added from now on begin."""
+        return len(self._rows)
+
+    def drop_since(self, mark: int) -> None:
+        """Forget the rows added after a mark (their update failed)."""
+        del self._rows[mark:]
+
+    async def write(self, session: AsyncSession) -> None:
+        """Write every row held, one INSERT per table in the order added, and forget them."""
+        if not self._rows:
+            return
+        await session.flush()  # the ids a row may name
+        tables: dict[type[Base], list[dict[str, Any]]] = {}
+        for model, row in self._rows:
+            tables.setdefault(model, []).append(row() if callable(row) else row)
+        self._rows.clear()
+        for model, values in tables.items():
+            await session.execute(insert(model), values)
+
+
+def open_rows(session: AsyncSession) -> Rows:
+    """Give a write transaction its rows (Store.write does, for each it opens)."""
+    rows = Rows()
+    session.info[_KEY] = rows
+    return rows
+
+
+def rows_of(session: AsyncSession) -> Rows:
+    """The rows of a session's write transaction."""
+    rows = session.info.get(_KEY)
+    if rows is None:
+        raise RuntimeError("rows are written in a write transaction: open it with Store.write")
+    return rows  # type: ignore[no-any-return]
