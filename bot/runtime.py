@@ -97,6 +97,8 @@ class Runtime:
             asyncio.create_task(self._led("jobs", self._schedule), name="jobs"),
             asyncio.create_task(self._led("menus", self._menus), name="menus"),
         ]
+        # Every process, led or not: checkpoints off the loop's thread (harmless side by side).
+        tasks.append(asyncio.create_task(self.store.checkpoint_in_background(), name="checkpoints"))
         site_runner: web.AppRunner | None = None
         if webhook:
             site_runner = await self._start_webhook(worker.arrived.set)

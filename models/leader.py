@@ -94,6 +94,4 @@ def database_file(store: Store) -> Path | None:
     The lock is not taken on the database file itself: closing any descriptor of that file
     drops every POSIX lock the process holds on it, SQLite's own included.
     """
-    if not store.sqlite or store.path in ("", ":memory:"):
-        return None
-    return Path(os.path.realpath(store.path))
+    return Path(store.file) if store.file is not None else None

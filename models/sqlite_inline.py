@@ -2,9 +2,11 @@
 
 aiosqlite hands every statement to a worker thread and back; for a local SQLite file that
 round trip costs far more than the statement (measured: 1.3-1.6 ms per one-statement
-transaction, 0.15 ms inline). SQLite in WAL mode answers reads without waiting and writers of
-this process queue on an asyncio lock (models.store), so a call here blocks the loop only
-for the statement itself, or while another *process* holds the write lock.
+transaction, 0.15 ms inline). SQLite in WAL mode answers reads without waiting, writers of
+this process queue on an asyncio lock, a writer waits for another *process*'s lock in asyncio
+sleeps between attempts that give up after a few milliseconds, and a running bot checkpoints
+the WAL on a worker thread (all in models.store): a call here blocks the loop only for the
+statement itself, plus at most the short busy timeout the connection is made with.
 """
 
 from __future__ import annotations

@@ -1,15 +1,24 @@
-"""The database: one engine, sessions for reading and for writing."""
+"""The database: one engine, sessions for reading and for writing.
+
+SQLite runs on the loop's own thread (models.sqlite_inline), so nothing here may wait inside
+SQLite: a writer waits for another process's lock in asyncio sleeps between short attempts,
+and a running bot copies the WAL back into the database file on a worker thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,8 +29,27 @@ from sqlalchemy.ext.asyncio import (
 from models.rows import open_rows
 from models.sqlite_inline import creator
 
+log = logging.getLogger(__name__)
+
 # Seconds a writer waits for SQLite's lock before giving up; long enough that users never see it.
 SQLITE_BUSY_SECONDS = 60
+# How long one statement may wait for a lock inside SQLite. SQLite's busy handler sleeps on the
+# calling thread, which is the loop's: this bounds what one attempt can cost every chat.
+SQLITE_STATEMENT_BUSY_MS = 5
+# Pauses between a writer's attempts at a lock another process holds: doubling, capped, so a
+# long hold costs the loop one short attempt per pause and a release is seen within the cap.
+LOCK_FIRST_WAIT = 0.002
+LOCK_MAX_WAIT = 0.05
+# How often, at most, a running bot copies the WAL back into the database file; sooner under
+# steady writes, so that each copy is about as large as SQLite's own (1000 pages, 4 MB), which
+# the fastest writes here fill in a quarter of a second. A round with nothing to copy costs a
+# thread hop and opening the file.
+CHECKPOINT_SECONDS = 1.0
+CHECKPOINT_MIN_SECONDS = 0.05
+CHECKPOINT_FRAMES = 1000
+# SQLite's default: the commit that takes the WAL past this many pages checkpoints it.
+SQLITE_AUTOCHECKPOINT = 1000
+_AUTOCHECKPOINT = "linzhang.wal_autocheckpoint"
 
 
 def async_url(url: str | URL) -> URL:
@@ -44,16 +72,26 @@ class Store:
         self.url = async_url(url)
         self.sqlite = is_sqlite(self.url)
         self.path = str(self.url.database or "")
-        if self.sqlite and inline and self.path and self.path != ":memory:":
-            engine_options["async_creator"] = creator(self.path, SQLITE_BUSY_SECONDS)
+        on_file = self.sqlite and self.path not in ("", ":memory:")
+        # The file itself, as SQLite names its -wal beside it: a symlink is the same database.
+        self.file = os.path.realpath(self.path) if on_file else None
+        busy = SQLITE_STATEMENT_BUSY_MS / 1000
+        if on_file and inline:
+            engine_options["async_creator"] = creator(self.path, busy)
         elif self.sqlite:
-            engine_options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_SECONDS)
+            engine_options.setdefault("connect_args", {}).setdefault("timeout", busy)
         self.engine: AsyncEngine = create_async_engine(self.url, **engine_options)
+        # Writes that found another process holding SQLite's write lock and waited for it.
+        self.lock_waits = 0
+        # What the last background checkpoint answered: (busy, frames in the WAL, copied).
+        self.last_checkpoint: tuple[int, int, int] | None = None
+        # Commands keep SQLite's checkpoints at commit; a running bot turns them off (0).
+        self._autocheckpoint = SQLITE_AUTOCHECKPOINT
         if self.sqlite:
-            _configure_sqlite(self.engine)
-        # Writers on SQLite take the lock at BEGIN, so two writers queue on the busy timeout
-        # instead of one failing when it upgrades a read lock mid-transaction.
-        self._writer = self.engine.execution_options(linzhang_write=True)
+            _configure_sqlite(self.engine, lambda: self._autocheckpoint)
+        # Writers on SQLite take the lock at BEGIN, so two writers queue for it instead of one
+        # failing when it upgrades a read lock mid-transaction; `write()` retries that BEGIN.
+        self._writer = self.engine.execution_options(linzhang_write=True, linzhang_retry=True)
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(self._writer, expire_on_commit=False)
 
@@ -72,18 +110,105 @@ class Store:
                 yield session
                 await rows.write(session)  # what its owner left unwritten, before the commit
             return
-        async with _write_lock(self.path), self._write() as session, session.begin():
+        async with _write_lock(self.file or self.path), self._write() as session:
+            await self._begin_write(session)
             rows = open_rows(session)
             yield session
             await rows.write(session)
+            await session.commit()  # on an error, leaving the session rolls back
+
+    async def _begin_write(self, session: AsyncSession) -> None:
+        """Take SQLite's write lock at BEGIN; while another process holds it, wait on the loop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SQLITE_BUSY_SECONDS
+        pause = LOCK_FIRST_WAIT
+        while True:
+            try:
+                await session.connection()  # BEGIN IMMEDIATE, on a new connection its pragmas
+                return
+            except DBAPIError as error:
+                if not _busy(error) or loop.time() + pause > deadline:
+                    raise
+            await session.rollback()  # the connection goes back to the pool for readers
+            if pause == LOCK_FIRST_WAIT:
+                self.lock_waits += 1
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LOCK_MAX_WAIT)
+
+    async def checkpoint_in_background(self, every: float = CHECKPOINT_SECONDS) -> None:
+        """Copy the WAL back into the database file on a worker thread, until cancelled.
+
+        Meanwhile no commit of this store checkpoints: SQLite's own checkpoint runs inside the
+        commit that fills the WAL, on the loop's thread (a 1000-page copy and two fsyncs). A
+        running bot opts in; commands keep SQLite's. Any number of processes may run this at
+        once: a passive checkpoint neither waits for nor blocks another process (this one's
+        writers pause for the short second pass, see `_checkpoint`).
+        """
+        if self.file is None:
+            return
+        self._autocheckpoint = 0  # each connection takes it at its next checkout
+        pause = CHECKPOINT_MIN_SECONDS  # a quiet WAL lengthens it, a busy one keeps it short
+        frames = 0
+        try:
+            while True:
+                await asyncio.sleep(pause)
+                try:
+                    answer = await _checkpoint(self.file)
+                except sqlite3.Error as error:
+                    log.warning("checkpoint failed: %s; trying again", error)
+                    continue
+                self.last_checkpoint = answer
+                # The WAL's frames stand for what was written since it last started over; the
+                # same count again, for nothing written.
+                pause = _next_pause(pause, 0 if answer[1] == frames else answer[1], every)
+                frames = answer[1]
+        finally:
+            self._autocheckpoint = SQLITE_AUTOCHECKPOINT
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-# Writers of this process on one SQLite file queue here, across every Store on that file:
-# SQLite's busy handler sleeps in growing steps (up to 100 ms), and with SQLite running on the
-# loop's thread a writer waiting inside it would stall the very writer it waits for.
+def _busy(error: DBAPIError) -> bool:
+    """Tell whether SQLite refused because another connection holds a lock."""
+    code = getattr(error.orig, "sqlite_errorcode", 0)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _next_pause(pause: float, added: int, every: float) -> float:
+    """Pause so that the next checkpoint finds about CHECKPOINT_FRAMES, as SQLite's own would."""
+    wanted = pause * CHECKPOINT_FRAMES / max(added, 1)
+    return min(every, max(CHECKPOINT_MIN_SECONDS, wanted))
+
+
+async def _checkpoint(file: str) -> tuple[int, int, int]:
+    """Copy the WAL back while writers go on; once it is large, also what they added meanwhile."""
+    answer = await asyncio.to_thread(_checkpoint_pass, file)
+    if answer[1] < CHECKPOINT_FRAMES:
+        return answer
+    # SQLite starts the WAL over at the first write transaction to begin after a checkpoint
+    # copied all of it; under steady writes one is always under way, and the WAL would grow
+    # without end (measured: 10 times SQLite's own size). So once it holds what SQLite's own
+    # checkpoint would copy, this process's writers wait (on the loop, which goes on) for a
+    # second pass, which copies only the frames added during the first.
+    async with _write_lock(file):
+        return await asyncio.to_thread(_checkpoint_pass, file)
+
+
+def _checkpoint_pass(path: str) -> tuple[int, int, int]:
+    """Run a passive checkpoint on a connection of its own; return SQLite's answer."""
+    # On a worker thread waiting blocks nobody (a passive checkpoint itself never waits).
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None)
+    try:
+        busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        connection.close()
+    return int(busy), int(frames), int(copied)
+
+
+# Writers of this process on one SQLite file queue here, across every Store on that file (keyed
+# on its real path: a Store opened through a symlink is on the same file): among themselves
+# they wait without polling SQLite, and hand the lock on as soon as it is released.
 _WRITE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
@@ -94,22 +219,60 @@ def _write_lock(path: str) -> asyncio.Lock:
     return locks.setdefault(path, asyncio.Lock())
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, autocheckpoint: Callable[[], int]) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         if dbapi_connection.isolation_level is not None:
             dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_STATEMENT_BUSY_MS}")
+        # A database already in WAL mode answers this without any lock. Only turning a file
+        # from another journal mode into WAL needs the exclusive lock: refused while another
+        # process writes, the connection fails, and a writer tries again (`Store.write`).
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint()}")
         cursor.close()
+        record.info[_AUTOCHECKPOINT] = autocheckpoint()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # Pooled connections follow a change of mind (`checkpoint_in_background`) at next use.
+        wanted = autocheckpoint()
+        if record.info.get(_AUTOCHECKPOINT) != wanted:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA wal_autocheckpoint={wanted}")
+            cursor.close()
+            record.info[_AUTOCHECKPOINT] = wanted
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get("linzhang_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = connection.get_execution_options()
+        if not options.get("linzhang_write", False):
+            # Readers in WAL mode take no lock that a writer holds. SQLite refuses one only
+            # while another connection holds the file exclusively: recovering the WAL after
+            # a crash, changing the journal mode, or the last connection closing the file.
+            # Those last milliseconds, so a reader waits out the short busy timeout and, if
+            # still refused, fails: it cannot be retried here (its first statement runs later,
+            # inside its caller's block), and the runtime's loops (the worker, the led jobs)
+            # log a failure and try again.
+            connection.exec_driver_sql("BEGIN")
+        elif options.get("linzhang_retry", False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            _begin_patiently(connection)
+
+
+def _begin_patiently(connection: Connection) -> None:
+    """Take the write lock at BEGIN inside SQLite, for a writer that does not retry BEGIN."""
+    # Migrations (`models.migrate`) begin on the engine, not through `Store.write`; they run
+    # in commands, whose loop has nothing else to do, and keep waiting as long as ever.
+    connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_STATEMENT_BUSY_MS}")
