@@ -74,7 +74,7 @@ async def run(households: int, runtime: str, profile: str | None) -> None:
         )
         transport = make_transport(runtime, TOKEN, "http://127.0.0.1:9")
         transport.username = "LinzhangBenchBot"
-        ctx = Context("LinzhangBenchBot", "zh_CN", transport, ZoneInfo("Asia/Shanghai"))
+        ctx = Context("LinzhangBenchBot", "zh_CN", ZoneInfo("Asia/Shanghai"))
         worker = Worker(store, transport, ctx, asyncio.Event())
         users = [FIRST_USER + n for n in range(households)]
         # Only to write updates as Telegram would; it is never started.

@@ -5,8 +5,9 @@ A batch goes in four steps:
 2. ask the chat platform what their handlers will need to know (is this person an admin of
    that group?) — before any write transaction, so no network call holds the database;
 3. in one write transaction: claim the updates still unhandled, read for all of them at once
-   what nearly every one asks first (a `Batch`), handle each, write the rows they added (audit,
-   buttons, outbox: one INSERT per table), mark them handled;
+   what nearly every one asks first (a `Batch`), handle each — with one flush for all their
+   ORM changes unless a person's second update needs to see the first's — write the rows they
+   added (audit, buttons, outbox: one INSERT per table), mark them handled;
 4. when anything in step 3 fails — a handler, or a row the database refuses — run the batch
    again with a savepoint per update, each update writing its own rows inside it: the update
    that fails is rolled back alone, its sender gets an apology, the others commit.
@@ -39,6 +40,13 @@ BATCH = 200
 ASK_SECONDS = 5.0
 
 Event = Incoming | Exception | None
+
+
+def _people(event: Event) -> set[int]:
+    """Whose update this is: the sender, and anyone it says joined a group."""
+    if not isinstance(event, Incoming):
+        return set()
+    return {event.user_id, *(member.user_id for member in event.joined)}
 
 
 class _UpdateFailed(Exception):
@@ -113,15 +121,27 @@ class Worker:
             batch = Batch(session, admins)
             await batch.prefetch([event for _, event in todo if isinstance(event, Incoming)])
             failed: dict[int, str] = {}
-            for row, event in todo:
-                if isolated:
-                    if why := await self._isolated(session, batch, row, event):
-                        failed[row.id] = why
-                    continue
-                try:
-                    await self._one(session, batch, event)
-                except Exception as error:
-                    raise _UpdateFailed from error
+            served: set[int] = set()
+            # One flush for the batch's writes, not one per update (each cost more than the
+            # update's own statements), except before an update of someone the batch has
+            # already served: a person's own updates see each other, in order; different
+            # people's updates in one batch are handled as if at once, as parallel workers
+            # would handle them. A write that collides only at the end (the same row twice)
+            # sends the batch to the savepoint run below, where every update is flushed alone.
+            with session.no_autoflush:
+                for row, event in todo:
+                    if isolated:
+                        if why := await self._isolated(session, batch, row, event):
+                            failed[row.id] = why
+                        continue
+                    try:
+                        people = _people(event)
+                        if people & served:
+                            await session.flush()
+                        served |= people
+                        await self._one(session, batch, event)
+                    except Exception as error:
+                        raise _UpdateFailed from error
             try:
                 # The batch's rows, one INSERT per table; a row refused here is an update's
                 # failure, found again update by update.

@@ -12,7 +12,7 @@ from models import button
 from models.address import address, place
 from models.audit import audit
 from models.button import Pressed
-from models.person import Person, Resident
+from models.person import Resident
 from models.phone import readable
 from models.registry import Building, Estate, Household
 from models.role import Role, live_assignments
@@ -24,7 +24,7 @@ LANGUAGES = (("zh_CN", "中文"), ("en", "English"))
 async def me(turn: Turn) -> list[Reply]:
     """Show everything stored about the person, with what they can change."""
     session, event, say = turn.session, turn.event, turn.say
-    person = await session.get(Person, event.user_id)
+    person = await turn.batch.person(event.user_id)
     if person is None:
         return [turn.answer("chat.me_nothing")]
     lines = [say("chat.me_header", name=person.display_name or say("chat.me_no_name"))]
@@ -94,13 +94,9 @@ async def set_lang(turn: Turn, pressed: Pressed) -> list[Reply]:
     if language not in dict(LANGUAGES):
         return [turn.answer("chat.button_invalid")]
     user = turn.event.user_id
-    person = await turn.session.get(Person, user)
-    if person is None:
-        person = Person(user_id=user)
-        turn.session.add(person)
+    person = await turn.batch.person_or_new(user)
     before = person.language
     person.language = language
-    turn.batch.chose_language(user, language)
     audit(
         turn.session,
         f"user:{user}",

@@ -2,7 +2,8 @@
 
 The worker builds one `Batch` per transaction and hands it to every update's handler through
 its `Turn`. Reads that nearly every update makes (the sender's language, their conversation)
-are made here once for the whole batch; everything else is a plain query on the session, whose
+are made here once for the whole batch, and so are the names of the buildings its answers
+mention; everything else is a plain query on the session, whose
 autoflush is SQLAlchemy's own. The rows a batch writes (audit, buttons, outbox) are the
 transaction's `Rows` (models/rows.py).
 """
@@ -15,6 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Incoming
+from handlers.households import BuildingNames
 from models.conversation import Conversations
 from models.person import Person
 
@@ -27,16 +29,17 @@ class Batch:
         self.session = session
         self.conversations = Conversations(session)
         self._chat_admins = dict(chat_admins or {})
-        # A person's own choice of language, None for no choice or no such person (yet).
-        self._languages: dict[int, str | None] = {}
+        self.names = BuildingNames()
+        # The people the batch has read or added; None: no such person (yet).
+        self._people: dict[int, Person | None] = {}
 
     async def prefetch(self, events: Collection[Incoming]) -> None:
         """Read, for all the batch's events at once, what handling nearly every one asks first."""
-        users = sorted({event.user_id for event in events} - set(self._languages))
+        users = sorted({event.user_id for event in events} - set(self._people))
         if users:
-            self._languages.update({user: None for user in users})
-            for user, language in await self.session.execute(_LANGUAGES, {"users": users}):
-                self._languages[user] = language
+            self._people.update({user: None for user in users})
+            for person in await self.session.scalars(_PEOPLE, {"users": users}):
+                self._people[person.user_id] = person
         await self.conversations.load(
             (event.chat_id, event.user_id) for event in events if not event.joined
         )
@@ -44,18 +47,26 @@ class Batch:
     def forget(self) -> None:
         """Drop what was read: a savepoint rolled back may have taken back rows it held."""
         self.conversations = Conversations(self.session)
-        self._languages.clear()
+        self._people.clear()
+
+    async def person(self, user_id: int) -> Person | None:
+        """A person the batch knows; read now if it did not read them."""
+        if user_id not in self._people:
+            self._people[user_id] = await self.session.get(Person, user_id)
+        return self._people[user_id]
+
+    async def person_or_new(self, user_id: int) -> Person:
+        """A person, added (with nothing but their chat id) if the estate does not know them."""
+        person = await self.person(user_id)
+        if person is None:
+            person = self._people[user_id] = Person(user_id=user_id)
+            self.session.add(person)
+        return person
 
     async def language(self, user_id: int) -> str | None:
-        """The language a person chose; read now if the batch did not read it."""
-        if user_id not in self._languages:
-            person = await self.session.get(Person, user_id)
-            self._languages[user_id] = person.language if person else None
-        return self._languages[user_id]
-
-    def chose_language(self, user_id: int, language: str) -> None:
-        """Note a change of language made by this batch, for the person's next update in it."""
-        self._languages[user_id] = language
+        """The language a person chose, None for no choice."""
+        person = await self.person(user_id)
+        return person.language if person else None
 
     def chat_admin(self, chat_id: int, user_id: int) -> bool | None:
         """What the platform said about this person administering this group, asked before the
@@ -64,6 +75,4 @@ class Batch:
 
 
 # Built once: every batch asks.
-_LANGUAGES = select(Person.user_id, Person.language).where(
-    Person.user_id.in_(bindparam("users", expanding=True))
-)
+_PEOPLE = select(Person).where(Person.user_id.in_(bindparam("users", expanding=True)))

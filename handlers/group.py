@@ -64,7 +64,7 @@ async def welcome(turn: Turn) -> list[Reply]:
     building_id = await building_of_chat(session, event.chat_id)
     if building_id is None:
         return []
-    building = await building_label(session, building_id)
+    building = await building_label(session, building_id, turn.batch.names)
     replies = []
     for member in event.joined:
         # Telegram may report one join twice (a member update and a service message).

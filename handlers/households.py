@@ -14,27 +14,45 @@ from models.phone import readable
 from models.registry import Building, Estate, Household
 
 
-async def household_label(session: AsyncSession, household: Household) -> str:
+class BuildingNames:
+    """Estate and building names by building, each read once for a batch of updates.
+
+    Only the roster import renames a building, and it runs in its own transaction: within one
+    batch's transaction the names cannot change under it.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[str, str]] = {}
+
+    async def of(self, session: AsyncSession, building_id: int) -> tuple[str, str]:
+        if building_id not in self._known:
+            estate, building = (await session.execute(_NAMES, {"building": building_id})).one()
+            self._known[building_id] = (estate, building)
+        return self._known[building_id]
+
+
+async def household_label(
+    session: AsyncSession, household: Household, names: BuildingNames | None = None
+) -> str:
     """Write a household's address as residents do: 芙蓉花园1栋1单元101室."""
-    estate, building = await _names_of(session, household.building_id)
+    estate, building = await (names or BuildingNames()).of(session, household.building_id)
     return address(estate, building, household.unit, household.room)
 
 
-async def household_place(session: AsyncSession, household: Household) -> str:
+async def household_place(
+    session: AsyncSession, household: Household, names: BuildingNames | None = None
+) -> str:
     """The address within its estate, for those who work in it: 1栋1单元101室."""
-    _, building = await _names_of(session, household.building_id)
+    _, building = await (names or BuildingNames()).of(session, household.building_id)
     return place(building, household.unit, household.room)
 
 
-async def building_label(session: AsyncSession, building_id: int) -> str:
+async def building_label(
+    session: AsyncSession, building_id: int, names: BuildingNames | None = None
+) -> str:
     """A building as a resident names it: 芙蓉花园1栋."""
-    estate, building = await _names_of(session, building_id)
+    estate, building = await (names or BuildingNames()).of(session, building_id)
     return f"{estate}{building}"
-
-
-async def _names_of(session: AsyncSession, building_id: int) -> tuple[str, str]:
-    estate, building = (await session.execute(_NAMES, {"building": building_id})).one()
-    return estate, building
 
 
 # Built once: a label is in most answers to a resident.

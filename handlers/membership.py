@@ -13,7 +13,7 @@ from handlers.speech import voice_of
 from handlers.turn import Turn
 from models.button import Pressed
 from models.membership import Unbound, refuse, unbind
-from models.person import Person, Resident
+from models.person import Resident
 from models.problem import Problem
 from models.registry import Household
 from models.request_flow import head_of
@@ -55,7 +55,7 @@ async def ask_leave(turn: Turn, pressed: Pressed) -> list[Reply]:
             ("chat.leave_no", "profile.leave_no", {}),
         ]
     )
-    label = await household_label(turn.session, household)
+    label = await household_label(turn.session, household, turn.batch.names)
     return [turn.answer("chat.leave_confirm", [buttons], household=label)]
 
 
@@ -71,7 +71,7 @@ async def leave(turn: Turn, pressed: Pressed) -> list[Reply]:
     replies = [turn.answer("chat.left", household=label)]
     head = await head_of(session, household.neighbour_group_id, ctx.today())
     if head is not None and head != event.user_id:
-        person = await session.get(Person, event.user_id)
+        person = await turn.batch.person(event.user_id)
         their = await voice_of(session, head, ctx.default_language)
         name = (person.display_name if person else None) or their("chat.someone")
         replies.append(Reply(head, their("chat.left_head", household=label, name=name)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
@@ -21,10 +20,10 @@ from handlers.turn import Turn
 from models import button
 from models.base import utcnow
 from models.button import Pressed
-from models.contact_card import household_for_payload
+from models.contact_card import card_for
 from models.conversation import Conversation
-from models.membership import bind
-from models.person import Person, Resident
+from models.membership import bind, members
+from models.person import Resident
 from models.registry import Household
 
 NAME = "registration"
@@ -39,11 +38,12 @@ async def start(turn: Turn) -> list[Reply]:
     payload = turn.event.args.strip()
     if not payload:
         return [turn.answer("chat.start_no_card")]
-    household = await household_for_payload(turn.session, payload)
-    if household is None:
+    card = await card_for(turn.session, payload, turn.event.user_id)
+    if card is None:
         return [turn.answer("chat.start_unknown_card")]
-    if await _bound(turn.session, household.id, turn.event.user_id):
-        label = await household_label(turn.session, household)
+    household, bound = card
+    if bound:
+        label = await household_label(turn.session, household, turn.batch.names)
         return [turn.answer("chat.already_registered", household=label)]
     await turn.begin(NAME, Step.CONSENT, {"household_id": household.id})
     return [await ask_consent(turn, household)]
@@ -57,7 +57,7 @@ async def ask_consent(turn: Turn, household: Household) -> Reply:
             ("chat.consent_decline", "consent.decline", {}),
         ]
     )
-    label = await household_label(turn.session, household)
+    label = await household_label(turn.session, household, turn.batch.names)
     return turn.answer("chat.consent", [buttons], household=label)
 
 
@@ -81,10 +81,13 @@ async def agree(turn: Turn, pressed: Pressed) -> list[Reply]:
     if household is None or household.removed_at is not None:
         await turn.end()
         return [turn.answer("chat.start_unknown_card")]
-    resident, others = await bind(session, household, event.user_id)
-    await turn.end()
-    label = await household_label(session, household)
+    # Everything read first, then written: the writes go in with one flush.
+    others = [user for user in await members(session, household.id) if user != event.user_id]
+    label = await household_label(session, household, turn.batch.names)
     head = await head_line(session, household, ctx.today(), say)
+    person = await turn.batch.person_or_new(event.user_id)
+    resident = bind(session, household, person)
+    await turn.end()
     registered = turn.answer("chat.registered", household=label, head=head)
     replies = [registered, *await _ask_name(turn, household)]
     if others:
@@ -97,7 +100,7 @@ async def agree(turn: Turn, pressed: Pressed) -> list[Reply]:
 async def _ask_name(turn: Turn, household: Household) -> list[Reply]:
     """Ask how the estate should call a person who has not said yet."""
     session, event, say = turn.session, turn.event, turn.say
-    person = await session.get(Person, event.user_id)
+    person = await turn.batch.person(event.user_id)
     if person is not None and person.display_name:
         return []
     choices: list[tuple[str, dict[str, Any]]] = []
@@ -146,17 +149,6 @@ async def decline(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Forget the registration attempt; nothing about the person is kept."""
     await turn.end()
     return [turn.answer("chat.consent_declined")]
-
-
-async def _bound(session: AsyncSession, household_id: int, user_id: int) -> bool:
-    found = await session.scalar(
-        select(Resident.id).where(
-            Resident.household_id == household_id,
-            Resident.user_id == user_id,
-            Resident.unbound_at.is_(None),
-        )
-    )
-    return found is not None
 
 
 FLOW = Flow(

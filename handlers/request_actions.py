@@ -158,7 +158,7 @@ async def _told(turn: Turn, change: Change, clock: Clock) -> list[Reply]:
     done = turn.answer(
         "req.done", reference=request.reference, state=turn.say(f"req.state.{State(request.state)}")
     )
-    others = await notices(turn.session, change, desk_for(turn.ctx), clock.today)
+    others = await notices(turn.session, change, desk_for(turn), clock.today)
     # The resident rating their own request hears the closing words, not a bare confirmation.
     if any(r.chat_id == turn.event.user_id and not r.buttons for r in others):
         return others

@@ -6,7 +6,7 @@ hears the reference and the step, nothing personal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Button, Reply
-from handlers.households import household_label
+from handlers.households import BuildingNames, household_label
 from handlers.speech import Voice, voice_of
 from models import button
 from models.estate_settings import mediation_venue
@@ -53,10 +53,12 @@ TOLD = {
 
 @dataclass(frozen=True)
 class Desk:
-    """What notices are written with: the local zone and the language for the silent."""
+    """What notices are written with: the local zone, the language for the silent, and the
+    building names already read (a batch shares its own)."""
 
     zone: ZoneInfo
     default_language: str
+    names: BuildingNames = field(default_factory=BuildingNames)
 
 
 async def notices(session: AsyncSession, change: Change, desk: Desk, today: date) -> list[Reply]:
@@ -277,7 +279,7 @@ async def describe(
         reference=request.reference,
         kind=say(f"req.kind.{request.kind}"),
         level=say(f"req.level.{request.level}"),
-        household=await household_label(session, household),
+        household=await household_label(session, household, desk.names),
         resident=(household.householder or say("req.resident_unnamed"))
         if request.on_behalf
         else name,

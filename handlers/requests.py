@@ -49,8 +49,8 @@ async def clock_for(session: AsyncSession, ctx: Context) -> Clock:
     return Clock(await WorkCalendar.load(session), ctx.zone)
 
 
-def desk_for(ctx: Context) -> Desk:
-    return Desk(ctx.zone, ctx.default_language)
+def desk_for(turn: Turn) -> Desk:
+    return Desk(turn.ctx.zone, turn.ctx.default_language, turn.batch.names)
 
 
 async def home_of(
@@ -295,7 +295,7 @@ async def _confirm(turn: Turn, data: dict[str, Any]) -> list[Reply]:
     kind = say(f"req.kind.{data['kind']}")
     summary = say("req.confirm", kind=kind, description=text, count=len(photos))
     if data.get("on_behalf") and household is not None:
-        label = await household_label(turn.session, household)
+        label = await household_label(turn.session, household, turn.batch.names)
         summary += "\n" + say("req.confirm_for", household=label)
     if twin is not None:
         summary = say("req.similar", reference=twin.reference, description=twin.description)
@@ -331,13 +331,13 @@ async def submit(turn: Turn, pressed: Pressed) -> list[Reply]:
     reference = change.request.reference
     withdraw = turn.buttons([("req.button_withdraw", "req.withdraw", {"id": change.request.id})])
     if on_behalf:
-        label = await household_label(session, household)
+        label = await household_label(session, household, turn.batch.names)
         filed = turn.answer("req.filed_for", [withdraw], household=label, reference=reference)
     elif Level(change.request.level) is Level.HEAD:
         filed = turn.answer("req.filed_to_head", [withdraw], reference=reference)
     else:
         filed = turn.answer("req.filed_to_branch", [withdraw], reference=reference)
-    return [filed, *await notices(session, change, desk_for(ctx), clock.today)]
+    return [filed, *await notices(session, change, desk_for(turn), clock.today)]
 
 
 async def cancel(turn: Turn, pressed: Pressed) -> list[Reply]:
@@ -419,7 +419,7 @@ async def _in_group(turn: Turn) -> list[Reply]:
         say("req.filed_in_group", reference=change.request.reference),
         [[Button(say("req.button_me_too"), token)]],
     )
-    return [filed, *await notices(session, change, desk_for(ctx), clock.today)]
+    return [filed, *await notices(session, change, desk_for(turn), clock.today)]
 
 
 def _pairs(text: str) -> set[str]:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.batch import Batch
 from handlers.context import Context
 from handlers.events import Incoming
 from models.person import Person
 from texts import pick_language, t
+
+if TYPE_CHECKING:
+    from handlers.batch import Batch
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.address import address, natural_key
 from models.audit import audit
 from models.base import Base, UTCDateTime, utcnow
-from models.person import Person
+from models.person import Person, Resident
 from models.registry import Building, Estate, Household
 from models.role import Role, RoleAssignment
 from models.scope import ScopeKind
@@ -118,6 +118,17 @@ async def household_for_payload(session: AsyncSession, payload: str) -> Househol
     return await session.scalar(_HOUSEHOLD_BY_PAYLOAD, {"payload": payload})
 
 
+async def card_for(
+    session: AsyncSession, payload: str, user_id: int
+) -> tuple[Household, bool] | None:
+    """The household a card opens and whether this person is bound to it already, in one
+    statement (every registration asks both); None for an unknown or revoked card."""
+    if not PAYLOAD_FORM.fullmatch(payload):
+        return None
+    found = (await session.execute(_CARD_FOR, {"payload": payload, "user": user_id})).first()
+    return None if found is None else (found[0], bool(found[1]))
+
+
 @dataclass(frozen=True)
 class CardInfo:
     """What one household's card shows, apart from its link."""
@@ -193,6 +204,15 @@ _HOUSEHOLD_BY_PAYLOAD = (
         ContactCard.revoked_at.is_(None),
         Household.removed_at.is_(None),
     )
+)
+_CARD_FOR = _HOUSEHOLD_BY_PAYLOAD.add_columns(
+    select(Resident.id)
+    .where(
+        Resident.household_id == Household.id,
+        Resident.user_id == bindparam("user"),
+        Resident.unbound_at.is_(None),
+    )
+    .exists()
 )
 _HEADS = (
     select(RoleAssignment.scope_id, Person.display_name, Person.phone, Person.phone_on_card)

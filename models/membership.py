@@ -26,15 +26,13 @@ class Unbound(StrEnum):
     REMOVED = "removed"  # the estate admin removed them
 
 
-async def bind(
-    session: AsyncSession, household: Household, user_id: int
-) -> tuple[Resident, list[int]]:
-    """Bind a person to a household; return the binding and the members already there."""
-    person = await session.get(Person, user_id)
-    if person is None:
-        # No name yet: the estate knows a person by the name they choose, not their nickname.
-        session.add(Person(user_id=user_id))
-    others = [user for user in await members(session, household.id) if user != user_id]
+def bind(session: AsyncSession, household: Household, person: Person) -> Resident:
+    """Bind a person to a household.
+
+    A person new to the estate is bound with no name: the estate knows them by the name they
+    choose, never by their chat nickname.
+    """
+    user_id = person.user_id
     resident = Resident(household_id=household.id, user_id=user_id, consented_at=utcnow())
     session.add(resident)
     audit(
@@ -45,7 +43,7 @@ async def bind(
         resident,
         after={"household_id": household.id, "user_id": user_id},
     )
-    return resident, others
+    return resident
 
 
 async def members(session: AsyncSession, household_id: int) -> list[int]:

@@ -99,7 +99,7 @@ async def test_what_a_batch_reads_together_it_keeps_in_step(store: Store) -> Non
         await session.flush()
         batch = Batch(session)
         assert await batch.language(3) == "en" and await batch.language(4) is None
-        batch.chose_language(4, "zh_CN")
+        (await batch.person_or_new(4)).language = "zh_CN"
         assert await batch.language(4) == "zh_CN"
         await batch.conversations.load([(3, 3)])
         assert await batch.conversations.current(3, 3) is None
