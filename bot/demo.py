@@ -193,7 +193,7 @@ async def run_demo(
         [consent] = await show.bot_says(1)
         out(t("demo.press", language, name=names[RESIDENT], button=consent.buttons()[0]["text"]))
         await server.press(RESIDENT, consent, 0)
-        _, ask_name = await show.bot_says(2)
+        [ask_name] = await show.bot_says(1)
         # 王秀英 lives with the householder 徐桂兰: she goes by her own name, chosen, not taken.
         await show.press(RESIDENT, ask_name, 1)
 

@@ -118,8 +118,10 @@ class Worker:
             )
             todo = [(row, event) for row, event in zip(pending, events, strict=True)]
             todo = [(row, event) for row, event in todo if row.id in claimed]
-            batch = Batch(session, admins)
-            await batch.prefetch([event for _, event in todo if isinstance(event, Incoming)])
+            batch = Batch(session, admins, self.ctx.today())
+            incoming = [event for _, event in todo if isinstance(event, Incoming)]
+            await batch.prefetch(incoming)
+            await self.router.prefetch(batch, incoming)
             failed: dict[int, str] = {}
             served: set[int] = set()
             # One flush for the batch's writes, not one per update (each cost more than the

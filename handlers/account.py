@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import bindparam, select
 
-from handlers.events import Button, Reply, answer
+from handlers.batch import Batch
+from handlers.events import Button, Incoming, Reply, answer
 from handlers.flow import Command, Flow, Where
 from handlers.speech import Voice
 from handlers.turn import Turn
@@ -15,9 +18,10 @@ from models.button import Pressed
 from models.person import Resident
 from models.phone import readable
 from models.registry import Building, Estate, Household
-from models.role import Role, live_assignments
+from models.role import Role, RoleAssignment, held_by, live_assignments
 from models.scope import ScopeKind, describe_scope
 
+NAME = "account"
 LANGUAGES = (("zh_CN", "中文"), ("en", "English"))
 
 
@@ -36,7 +40,7 @@ async def me(turn: Turn) -> list[Reply]:
     homes = list(await session.execute(_HOMES, {"user": person.user_id}))
     for _, estate, building, unit, room in homes:
         lines.append(say("chat.me_household", household=address(estate, building, unit, room)))
-    held = await live_assignments(session, user_id=person.user_id, on=turn.ctx.today())
+    held = await _roles(turn)
     for assignment in held:
         scope = await describe_scope(session, ScopeKind(assignment.scope_kind), assignment.scope_id)
         lines.append(say("chat.me_role", role=say("role." + assignment.role), scope=scope.spoken))
@@ -69,7 +73,7 @@ async def help_(turn: Turn) -> list[Reply]:
     """List what this person can do with the roles they hold (in a group, what the group can)."""
     if turn.event.in_group:
         return [turn.answer("chat.help_group", link=turn.ctx.link())]
-    held = await live_assignments(turn.session, user_id=turn.event.user_id, on=turn.ctx.today())
+    held = await _roles(turn)
     lines = [turn.say("chat.help_header")]
     for name in turn.commands({Role(a.role) for a in held}):
         lines.append(f"/{name} — {turn.say('command.' + name)}")
@@ -114,8 +118,25 @@ async def cancel(turn: Turn) -> list[Reply]:
     return [turn.answer("chat.cancel_done" if ended else "chat.cancel_none")]
 
 
+ROLES_ASKED = ("me", "help")
+
+
+async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
+    """The roles of everyone in the batch asking /me or /help, in one statement."""
+    users = {e.user_id for e in events if e.command in ROLES_ASKED and not e.in_group}
+    if users:
+        batch.prefetched[NAME] = await held_by(batch.session, users, batch.today)
+
+
+async def _roles(turn: Turn) -> list[RoleAssignment]:
+    read: dict[int, list[RoleAssignment]] = turn.batch.prefetched.get(NAME, {})
+    if turn.event.user_id in read:
+        return read[turn.event.user_id]
+    return await live_assignments(turn.session, user_id=turn.event.user_id, on=turn.ctx.today())
+
+
 FLOW = Flow(
-    name="account",
+    name=NAME,
     commands=(
         Command("me", me, where=Where.PRIVATE, rank=30),
         Command("lang", lang, where=Where.PRIVATE, rank=40),
@@ -123,4 +144,5 @@ FLOW = Flow(
         Command("cancel", cancel, where=Where.PRIVATE, rank=60),
     ),
     buttons={"lang.set": set_lang},
+    prefetch=prefetch,
 )

@@ -11,6 +11,8 @@ transaction's `Rows` (models/rows.py).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import date
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,13 +27,22 @@ ChatAdmins = Mapping[tuple[int, int], bool | None]
 
 
 class Batch:
-    def __init__(self, session: AsyncSession, chat_admins: ChatAdmins | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        chat_admins: ChatAdmins | None = None,
+        today: date | None = None,
+    ) -> None:
         self.session = session
+        # The deployment's local date, for the terms of roles read for the batch.
+        self.today = today or date.today()
         self.conversations = Conversations(session)
         self._chat_admins = dict(chat_admins or {})
         self.names = BuildingNames()
         # The people the batch has read or added; None: no such person (yet).
         self._people: dict[int, Person | None] = {}
+        # What each flow read for the batch, by flow name (see Flow.prefetch).
+        self.prefetched: dict[str, Any] = {}
 
     async def prefetch(self, events: Collection[Incoming]) -> None:
         """Read, for all the batch's events at once, what handling nearly every one asks first."""
@@ -48,6 +59,7 @@ class Batch:
         """Drop what was read: a savepoint rolled back may have taken back rows it held."""
         self.conversations = Conversations(self.session)
         self._people.clear()
+        self.prefetched.clear()
 
     async def person(self, user_id: int) -> Person | None:
         """A person the batch knows; read now if it did not read them."""

@@ -7,11 +7,12 @@ module (and its catalogue entries), nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from handlers.events import Reply
+from handlers.batch import Batch
+from handlers.events import Incoming, Reply
 from handlers.turn import Turn
 from models.button import Pressed
 from models.conversation import Conversation
@@ -20,6 +21,8 @@ from models.role import Role
 Handler = Callable[[Turn], Awaitable[list[Reply]]]
 OnButton = Callable[[Turn, Pressed], Awaitable[list[Reply]]]
 OnText = Callable[[Turn, Conversation], Awaitable[list[Reply]]]
+# Reads, for a whole batch of events at once, what the flow's handlers will ask of many of them.
+Prefetch = Callable[[Batch, Sequence[Incoming]], Awaitable[None]]
 
 
 class Where(StrEnum):
@@ -64,3 +67,6 @@ class Flow:
     deep_links: Mapping[str, Handler] = field(default_factory=dict)
     on_join: Handler | None = None
     on_migration: Handler | None = None
+    # What this flow's handlers will read for many of a batch's events, read once for all of
+    # them into `batch.prefetched[name]`; each handler falls back to reading for itself.
+    prefetch: Prefetch | None = None

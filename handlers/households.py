@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from sqlalchemy import bindparam, select
@@ -63,14 +64,27 @@ _NAMES = (
 )
 
 
-async def head_line(session: AsyncSession, household: Household, today: date, say: Voice) -> str:
+# A group's serving head: their name and the phone they agreed to show (either may be None).
+Head = tuple[str | None, str | None]
+
+
+async def head_line(
+    session: AsyncSession,
+    household: Household,
+    today: date,
+    say: Voice,
+    known: Mapping[int, Head | None] | None = None,
+) -> str:
     """Name the household's neighbour head, with the phone they agreed to show, or say one is
-    still to be elected."""
+    still to be elected. `known`: groups' heads already read (None: the group has none)."""
     group = household.neighbour_group_id
-    heads = await heads_of_groups(session, {group}, today)
-    if group not in heads:
+    if known is not None and group in known:
+        head = known[group]
+    else:
+        head = (await heads_of_groups(session, {group}, today)).get(group)
+    if head is None:
         return say("chat.head_none")
-    name, phone = heads[group]
+    name, phone = head
     name = name or say("chat.head_unnamed")
     if phone is None:
         return say("chat.head", name=name)

@@ -6,23 +6,27 @@ newcomer at once and can answer "not from our household".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.batch import Batch
 from handlers.context import Context
 from handlers.events import Button, Incoming, Reply
 from handlers.flow import Command, Flow, Where
-from handlers.households import head_line, household_label
+from handlers.households import Head, head_line, household_label
 from handlers.speech import voice_of
 from handlers.turn import Turn
 from models import button
 from models.base import utcnow
 from models.button import Pressed
-from models.contact_card import card_for
+from models.contact_card import card_for, heads_of_groups
 from models.conversation import Conversation
-from models.membership import bind, members
+from models.membership import bind, members, members_of
 from models.person import Resident
 from models.registry import Household
 
@@ -77,19 +81,25 @@ async def agree(turn: Turn, pressed: Pressed) -> list[Reply]:
     household_id = pressed.data.get("household_id")
     if state is None or state.flow != NAME or state.data.get("household_id") != household_id:
         return [turn.answer("chat.button_invalid")]
-    household = await session.get(Household, household_id)
+    read: Consents = turn.batch.prefetched.get(NAME) or Consents()
+    household = await read.household(session, household_id)
     if household is None or household.removed_at is not None:
         await turn.end()
         return [turn.answer("chat.start_unknown_card")]
     # Everything read first, then written: the writes go in with one flush.
-    others = [user for user in await members(session, household.id) if user != event.user_id]
+    others = [u for u in await read.members(session, household.id) if u != event.user_id]
     label = await household_label(session, household, turn.batch.names)
-    head = await head_line(session, household, ctx.today(), say)
+    head = await head_line(session, household, ctx.today(), say, read.group_heads)
     person = await turn.batch.person_or_new(event.user_id)
     resident = bind(session, household, person)
     await turn.end()
-    registered = turn.answer("chat.registered", household=label, head=head)
-    replies = [registered, *await _ask_name(turn, household)]
+    # One message: registered, and (for someone the estate does not know by name yet) how
+    # they would like to be called, with the choices as buttons.
+    text = say("chat.registered", household=label, head=head)
+    buttons = await _ask_name(turn, household)
+    if buttons:
+        text += "\n\n" + say("chat.ask_name")
+    replies = [turn.answer_text(text, buttons)]
     if others:
         await session.flush()  # the members' refusal buttons name the new binding
     for member in others:
@@ -97,8 +107,8 @@ async def agree(turn: Turn, pressed: Pressed) -> list[Reply]:
     return replies
 
 
-async def _ask_name(turn: Turn, household: Household) -> list[Reply]:
-    """Ask how the estate should call a person who has not said yet."""
+async def _ask_name(turn: Turn, household: Household) -> list[list[Button]]:
+    """The choices of name for a person the estate does not know by name yet."""
     session, event, say = turn.session, turn.event, turn.say
     person = await turn.batch.person(event.user_id)
     if person is not None and person.display_name:
@@ -115,8 +125,7 @@ async def _ask_name(turn: Turn, household: Household) -> list[Reply]:
     choices.append(("profile.type_name", {}))
     labels.append(say("chat.name_button_type"))
     tokens = button.issue(session, event.user_id, event.chat_id, choices)
-    rows = [[Button(label, token)] for label, token in zip(labels, tokens, strict=True)]
-    return [turn.answer("chat.ask_name", rows)]
+    return [[Button(label, token)] for label, token in zip(labels, tokens, strict=True)]
 
 
 async def _tell_member(
@@ -145,6 +154,48 @@ async def _tell_member(
     return Reply(member, text, [[Button(their("chat.newcomer_refuse"), refuse_token)]])
 
 
+@dataclass
+class Consents:
+    """What a batch's presses of "agree" will read, read for all of them at once."""
+
+    households: dict[int, Household] = field(default_factory=dict)
+    residents: dict[int, list[int]] = field(default_factory=dict)
+    group_heads: dict[int, Head | None] = field(default_factory=dict)
+
+    async def household(self, session: AsyncSession, household_id: object) -> Household | None:
+        if isinstance(household_id, int) and household_id in self.households:
+            return self.households[household_id]
+        return await session.get(Household, household_id) if isinstance(household_id, int) else None
+
+    async def members(self, session: AsyncSession, household_id: int) -> list[int]:
+        if household_id in self.residents:
+            return self.residents[household_id]
+        return await members(session, household_id)
+
+
+async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
+    """For the batch's presses in a registration under way: households, members, heads."""
+    wanted = set()
+    for event in events:
+        state = batch.conversations.held(event.chat_id, event.user_id)
+        if event.button is not None and state is not None and state.flow == NAME:
+            household_id = state.data.get("household_id")
+            if isinstance(household_id, int):
+                wanted.add(household_id)
+    if not wanted:
+        return
+    session = batch.session
+    households = {
+        h.id: h for h in await session.scalars(select(Household).where(Household.id.in_(wanted)))
+    }
+    groups = {h.neighbour_group_id for h in households.values()}
+    heads = await heads_of_groups(session, groups, batch.today)
+    # A group without a head is known to have none.
+    batch.prefetched[NAME] = Consents(
+        households, await members_of(session, set(households)), {g: heads.get(g) for g in groups}
+    )
+
+
 async def decline(turn: Turn, pressed: Pressed) -> list[Reply]:
     """Forget the registration attempt; nothing about the person is kept."""
     await turn.end()
@@ -157,4 +208,5 @@ FLOW = Flow(
     buttons={"consent.agree": agree, "consent.decline": decline},
     steps=Step,
     on_text=reask,
+    prefetch=prefetch,
 )

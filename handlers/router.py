@@ -76,6 +76,12 @@ class Router:
             return await self._text(turn)
         return []
 
+    async def prefetch(self, batch: Batch, events: list[Incoming]) -> None:
+        """Let every flow read, once for the batch, what its handlers will ask."""
+        for flow in self.flows:
+            if flow.prefetch is not None:
+                await flow.prefetch(batch, events)
+
     def commands_for(self, roles: set[Role], where: Where) -> list[Command]:
         """The commands a person with these roles has in a kind of chat, in menu order."""
         fits = {

@@ -51,6 +51,10 @@ class Conversations:
         for key in wanted:
             self._held.setdefault(key, None)
 
+    def held(self, chat_id: int, user_id: int) -> Conversation | None:
+        """A conversation already read (expired or not), without asking the database."""
+        return self._held.get((chat_id, user_id))
+
     async def current(self, chat_id: int, user_id: int) -> Conversation | None:
         """The live conversation of a person in a chat; an expired one is forgotten."""
         key = (chat_id, user_id)

@@ -7,9 +7,10 @@ person who moves out leaves, and the estate admin can remove a member and rotate
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
@@ -48,12 +49,33 @@ def bind(session: AsyncSession, household: Household, person: Person) -> Residen
 
 async def members(session: AsyncSession, household_id: int) -> list[int]:
     """The people bound to a household now, in the order they joined."""
-    rows = await session.scalars(
-        select(Resident.user_id)
-        .where(Resident.household_id == household_id, Resident.unbound_at.is_(None))
-        .order_by(Resident.id)
+    return list(await session.scalars(_MEMBERS, {"household": household_id}))
+
+
+async def members_of(session: AsyncSession, household_ids: Collection[int]) -> dict[int, list[int]]:
+    """The people bound to each of many households, in one statement."""
+    found: dict[int, list[int]] = {household: [] for household in household_ids}
+    if household_ids:
+        rows = await session.execute(_MEMBERS_OF, {"households": sorted(household_ids)})
+        for household, user in rows:
+            found[household].append(user)
+    return found
+
+
+# Built once: every registration asks (building a statement costs about what running it does).
+_MEMBERS = (
+    select(Resident.user_id)
+    .where(Resident.household_id == bindparam("household"), Resident.unbound_at.is_(None))
+    .order_by(Resident.id)
+)
+_MEMBERS_OF = (
+    select(Resident.household_id, Resident.user_id)
+    .where(
+        Resident.household_id.in_(bindparam("households", expanding=True)),
+        Resident.unbound_at.is_(None),
     )
-    return list(rows)
+    .order_by(Resident.id)
+)
 
 
 async def live_binding(session: AsyncSession, household_id: int, user_id: int) -> Resident | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -214,11 +215,25 @@ async def live_assignments(
         rows = list((await session.scalars(_assignments(scope, role, user_id))).all())
     if on is None:
         return rows
-    return [
-        a
-        for a in rows
-        if (a.term_start is None or a.term_start <= on) and (a.term_end is None or on < a.term_end)
-    ]
+    return [a for a in rows if _serving(a, on)]
+
+
+def _serving(assignment: RoleAssignment, on: date) -> bool:
+    """Whether an assignment's term covers a day."""
+    started = assignment.term_start is None or assignment.term_start <= on
+    return started and (assignment.term_end is None or on < assignment.term_end)
+
+
+async def held_by(
+    session: AsyncSession, user_ids: Collection[int], on: date
+) -> dict[int, list[RoleAssignment]]:
+    """The live assignments of many people at once (every one of them a key)."""
+    held: dict[int, list[RoleAssignment]] = {user: [] for user in user_ids}
+    if user_ids:
+        for a in await session.scalars(_HELD_BY_MANY, {"users": sorted(user_ids)}):
+            if _serving(a, on):
+                held[a.user_id].append(a)
+    return held
 
 
 def _assignments(scope: Scope | None, role: Role | None, user_id: int | None) -> Select[Any]:
@@ -234,7 +249,15 @@ def _assignments(scope: Scope | None, role: Role | None, user_id: int | None) ->
     return query.order_by(RoleAssignment.id)
 
 
-# Built once: asked on every /help and /me.
+# Built once: asked on every /help and /me, one person or a batch's.
+_HELD_BY_MANY = (
+    select(RoleAssignment)
+    .where(
+        RoleAssignment.revoked_at.is_(None),
+        RoleAssignment.user_id.in_(bindparam("users", expanding=True)),
+    )
+    .order_by(RoleAssignment.id)
+)
 _HELD_BY = (
     select(RoleAssignment)
     .where(

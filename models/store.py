@@ -40,13 +40,11 @@ SQLITE_STATEMENT_BUSY_MS = 5
 # long hold costs the loop one short attempt per pause and a release is seen within the cap.
 LOCK_FIRST_WAIT = 0.002
 LOCK_MAX_WAIT = 0.05
-# How often, at most, a running bot copies the WAL back into the database file; sooner under
-# steady writes, so that each copy is about as large as SQLite's own (1000 pages, 4 MB), which
-# the fastest writes here fill in a quarter of a second. A round with nothing to copy costs a
-# thread hop and opening the file.
-CHECKPOINT_SECONDS = 1.0
-CHECKPOINT_MIN_SECONDS = 0.05
-CHECKPOINT_FRAMES = 1000
+# How often a running bot looks at the WAL, and how large it lets it grow before copying it
+# back into the database file: SQLite's own checkpoint copies 1000 pages of 4 KB, which the
+# fastest writes here fill in a quarter of a second.
+CHECKPOINT_SECONDS = 0.25
+CHECKPOINT_BYTES = 1000 * 4096
 # SQLite's default: the commit that takes the WAL past this many pages checkpoints it.
 SQLITE_AUTOCHECKPOINT = 1000
 _AUTOCHECKPOINT = "linzhang.wal_autocheckpoint"
@@ -135,7 +133,9 @@ class Store:
             await asyncio.sleep(pause)
             pause = min(pause * 2, LOCK_MAX_WAIT)
 
-    async def checkpoint_in_background(self, every: float = CHECKPOINT_SECONDS) -> None:
+    async def checkpoint_in_background(
+        self, every: float = CHECKPOINT_SECONDS, size: int = CHECKPOINT_BYTES
+    ) -> None:
         """Copy the WAL back into the database file on a worker thread, until cancelled.
 
         Meanwhile no commit of this store checkpoints: SQLite's own checkpoint runs inside the
@@ -147,23 +147,27 @@ class Store:
         if self.file is None:
             return
         self._autocheckpoint = 0  # each connection takes it at its next checkout
-        pause = CHECKPOINT_MIN_SECONDS  # a quiet WAL lengthens it, a busy one keeps it short
-        frames = 0
+        wal = f"{self.file}-wal"
+        # One connection for every pass, opened and used on worker threads one at a time:
+        # opening one per pass cost more than the copy.
+        connection: sqlite3.Connection | None = None
         try:
             while True:
-                await asyncio.sleep(pause)
+                await asyncio.sleep(every)
+                # Copied when there is as much as SQLite's own checkpoint would copy: a stat
+                # of the file is all a quiet moment costs.
+                if _size(wal) < max(size, 1):
+                    continue
                 try:
-                    answer = await _checkpoint(self.file)
+                    if connection is None:
+                        connection = await asyncio.to_thread(_checkpoint_connection, self.file)
+                    self.last_checkpoint = await _checkpoint(self.file, connection)
                 except sqlite3.Error as error:
                     log.warning("checkpoint failed: %s; trying again", error)
-                    continue
-                self.last_checkpoint = answer
-                # The WAL's frames stand for what was written since it last started over; the
-                # same count again, for nothing written.
-                pause = _next_pause(pause, 0 if answer[1] == frames else answer[1], every)
-                frames = answer[1]
         finally:
             self._autocheckpoint = SQLITE_AUTOCHECKPOINT
+            if connection is not None:
+                connection.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -175,34 +179,36 @@ def _busy(error: DBAPIError) -> bool:
     return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
-def _next_pause(pause: float, added: int, every: float) -> float:
-    """Pause so that the next checkpoint finds about CHECKPOINT_FRAMES, as SQLite's own would."""
-    wanted = pause * CHECKPOINT_FRAMES / max(added, 1)
-    return min(every, max(CHECKPOINT_MIN_SECONDS, wanted))
-
-
-async def _checkpoint(file: str) -> tuple[int, int, int]:
-    """Copy the WAL back while writers go on; once it is large, also what they added meanwhile."""
-    answer = await asyncio.to_thread(_checkpoint_pass, file)
-    if answer[1] < CHECKPOINT_FRAMES:
-        return answer
+async def _checkpoint(file: str, connection: sqlite3.Connection) -> tuple[int, int, int]:
+    """Copy the WAL back while writers go on, then what they added meanwhile."""
+    await asyncio.to_thread(_checkpoint_pass, connection)
     # SQLite starts the WAL over at the first write transaction to begin after a checkpoint
     # copied all of it; under steady writes one is always under way, and the WAL would grow
-    # without end (measured: 10 times SQLite's own size). So once it holds what SQLite's own
-    # checkpoint would copy, this process's writers wait (on the loop, which goes on) for a
-    # second pass, which copies only the frames added during the first.
+    # without end (measured: 10 times SQLite's own size). So this process's writers wait (on
+    # the loop, which goes on) for a second pass, which copies only the frames added during
+    # the first.
     async with _write_lock(file):
-        return await asyncio.to_thread(_checkpoint_pass, file)
+        return await asyncio.to_thread(_checkpoint_pass, connection)
 
 
-def _checkpoint_pass(path: str) -> tuple[int, int, int]:
-    """Run a passive checkpoint on a connection of its own; return SQLite's answer."""
-    # On a worker thread waiting blocks nobody (a passive checkpoint itself never waits).
-    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None)
+def _size(path: str) -> int:
+    """A file's size, 0 when there is none; a stat, cheap enough for the loop's thread."""
     try:
-        busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    finally:
-        connection.close()
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _checkpoint_connection(path: str) -> sqlite3.Connection:
+    # On a worker thread waiting blocks nobody (a passive checkpoint itself never waits).
+    return sqlite3.connect(
+        path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None, check_same_thread=False
+    )
+
+
+def _checkpoint_pass(connection: sqlite3.Connection) -> tuple[int, int, int]:
+    """Run a passive checkpoint; return SQLite's answer."""
+    busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     return int(busy), int(frames), int(copied)
 
 

@@ -269,7 +269,7 @@ async def test_background_checkpoints_copy_the_wal_back_and_it_starts_over(
 
     try:
         assert await autocheckpoint(store) == SQLITE_AUTOCHECKPOINT  # commands keep SQLite's
-        checkpoints = asyncio.create_task(store.checkpoint_in_background(every=0.05))
+        checkpoints = asyncio.create_task(store.checkpoint_in_background(every=0.05, size=0))
         await asyncio.sleep(0)
         assert await autocheckpoint(store) == 0  # a pooled connection changed at checkout
         before = database.stat().st_size

@@ -29,7 +29,7 @@ async def test_registration_with_consent(bot: Harness) -> None:
     assert "芙蓉花园1栋1单元101室" in consent.text and "是否同意" in consent.text
     assert [b["text"] for b in consent.buttons()] == ["同意并登记", "不同意"]
     assert all(len(b["callback_data"].encode()) <= 64 for b in consent.buttons())
-    done, ask_name = await bot.press(RESIDENT, consent, 0, count=2)
+    [done] = await bot.press(RESIDENT, consent, 0)
     assert "登记成功" in done.text and "待选举" in done.text
     async with bot.store.read() as session:
         resident = await session.scalar(select(Resident))
@@ -37,18 +37,18 @@ async def test_registration_with_consent(bot: Harness) -> None:
     assert resident is not None and resident.user_id == RESIDENT
     # The Telegram nickname is offered, never taken silently.
     assert person is not None and person.display_name is None
-    assert "怎么称呼您" in ask_name.text
-    assert [b["text"] for b in ask_name.buttons()] == ["用 Telegram 名字：张建国", "自己填写"]
-    [named] = await bot.press(RESIDENT, ask_name, 0)
+    assert "怎么称呼您" in done.text
+    assert [b["text"] for b in done.buttons()] == ["用 Telegram 名字：张建国", "自己填写"]
+    [named] = await bot.press(RESIDENT, done, 0)
     assert "张建国" in named.text
     [me] = await bot.say(RESIDENT, "/me")
     assert "芙蓉花园1栋1单元101室" in me.text and "张建国" in me.text
     assert str(RESIDENT) not in me.text  # nothing internal, the chat id included
     # A second resident of the same household may bind too; the first is told.
     [consent2] = await bot.say(NEIGHBOUR, f"/start {bot.payloads['101']}")
-    await bot.press(NEIGHBOUR, consent2, 0, count=2)
+    await bot.press(NEIGHBOUR, consent2, 0)
     assert await _count(bot, Resident) == 2
-    told = (await bot.server.wait_sent(RESIDENT, 6))[5]
+    told = (await bot.server.wait_sent(RESIDENT, 5))[4]
     assert "李秀英" in told.text and "不是我家的人" in told.buttons()[0]["text"]
 
 

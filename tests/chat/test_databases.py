@@ -14,7 +14,7 @@ from tests.chat.harness import RESIDENT, running_bot
 async def test_registration_and_duplicate_update(database_url: str, tmp_path: Path) -> None:
     async with running_bot("ptb", tmp_path, database_url=database_url) as bot:
         [consent] = await bot.say(RESIDENT, f"/start {bot.payloads['101']}")
-        done, _ = await bot.press(RESIDENT, consent, 0, count=2)  # and how to call them
+        [done] = await bot.press(RESIDENT, consent, 0)
         assert "登记成功" in done.text
         update = {
             "message": {

@@ -59,7 +59,7 @@ async def _bound(bot: Harness, user: int) -> list[int]:
 async def test_members_are_told_of_a_newcomer_and_can_refuse_them(bot: Harness) -> None:
     r1_seen, r1b_seen = len(bot.server.sent_to(R1)), len(bot.server.sent_to(R1B))
     [consent] = await bot.say(NEWCOMER, f"/start {bot.payloads[str(R1)]}")
-    await bot.press(NEWCOMER, consent, 0, count=2)
+    await bot.press(NEWCOMER, consent, 0)
     # Both members already there hear who bound, and when, in private.
     told = (await bot.server.wait_sent(R1, r1_seen + 1))[r1_seen]
     await bot.server.wait_sent(R1B, r1b_seen + 1)
@@ -93,7 +93,7 @@ async def test_a_newcomer_does_not_see_what_members_filed_before_them(bot: Harne
     reference = (await _one_request(bot)).reference
 
     [consent] = await bot.say(NEWCOMER, f"/start {bot.payloads[str(R1)]}")
-    await bot.press(NEWCOMER, consent, 0, count=2)
+    await bot.press(NEWCOMER, consent, 0)
     [mine] = await bot.say(NEWCOMER, "/my")
     assert reference not in mine.text
     [theirs] = await bot.say(R1B, "/my")  # a member who was there sees it
@@ -166,7 +166,7 @@ async def test_a_head_sets_a_phone_to_print_on_cards(bot: Harness) -> None:
     assert (head.phone, head.phone_on_card) == ("+8613907331234", True)
     # A resident registering now reads the head's name and phone, with no loose space.
     [consent] = await bot.say(NEWCOMER, f"/start {bot.payloads[str(R2)]}")
-    done, _ = await bot.press(NEWCOMER, consent, 0, count=2)
+    [done] = await bot.press(NEWCOMER, consent, 0)
     assert "您家的邻长：陈邻长，电话 139 0733 1234\n" in done.text
 
 
