@@ -20,12 +20,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.import_roster import write_roster
-from bot.sandbox.server import BotApiServer
+from bot.sandbox.server import BotApiServer, Latency
 from handlers.events import Reply
 from handlers.outgoing import enqueue
 from models.contact_card import cards_for
@@ -214,15 +215,20 @@ async def latency(runtime: str, rate: float, seconds: float) -> dict[str, float]
     }
 
 
-async def outbox(runtime: str, messages: int, cap: int) -> dict[str, float]:
+async def outbox(runtime: str, messages: int, cap: int, rtt: float) -> dict[str, float]:
+    """Push `messages` notices at the cap over a network of round trip `rtt`, while a resident
+    asks /help every two seconds; how fast the push goes and how long the resident waits."""
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite+aiosqlite:///{folder}/bench.db"
         await seed(database, 10, Path(folder))
         server, chats, env = await world(
-            database, runtime, messages, LINZHANG_SEND_OVERALL_PER_SECOND=str(cap)
+            database, runtime, messages + 1, LINZHANG_SEND_OVERALL_PER_SECOND=str(cap)
         )
+        *chats, resident = chats
         server.limits.enforce = True
         server.limits.overall_per_second = cap
+        # A network: every call, the long poll included, takes the round trip, give or take.
+        server.latency = Latency(rtt=rtt, jitter=rtt * 0.05)
         store = Store(database)
         async with store.write() as session:
             enqueue(session, [Reply(chat, f"本周走访名单 {chat}") for chat in chats], None)
@@ -231,20 +237,60 @@ async def outbox(runtime: str, messages: int, cap: int) -> dict[str, float]:
         await server.wait_total(1, timeout=60)
         start = time.perf_counter()
         first = len(server.sent)
-        await server.wait_total(messages, timeout=messages / cap * 3 + 60)
+        waits: list[float] = []
+        asking = asyncio.create_task(_ask_help(server, resident, waits))
+        await server.wait_until(_reached(server, set(chats)), timeout=messages / cap * 3 + 60)
         seconds = time.perf_counter() - start
+        asking.cancel()
+        peak = child.peak_mb()
         await child.stop()
         await server.stop()
-        delivered = {s.chat_id for s in server.sent}
-    rate = (messages - first) / seconds
+        pushed = [s for s in server.sent if s.chat_id != resident]
+        delivered = {s.chat_id for s in pushed}
+        # What the server received in the measured time, answers included: the cap's use.
+        used = (len(server.sent) - first) / seconds
+    rate = (len(pushed) - first) / seconds
+    waits.sort()
     return {
         "messages": messages,
         "seconds": seconds,
         "rate": rate,
         "rate_over_cap": rate / cap,
+        "used_over_cap": used / cap,
         "rejected_429": server.rejected_429,
         "lost": messages - len(delivered),
+        "twice": len(pushed) - len(delivered),
+        "asked": len(waits),
+        "p50_ms": statistics.median(waits) * 1000 if waits else 0.0,
+        "p99_ms": waits[max(0, int(len(waits) * 0.99) - 1)] * 1000 if waits else 0.0,
+        "max_ms": waits[-1] * 1000 if waits else 0.0,
+        "peak_mb": peak,
     }
+
+
+def _reached(server: BotApiServer, chats: set[int]) -> Callable[[], bool]:
+    """Tell whether every one of the chats has been sent something (read as messages come)."""
+    seen: set[int] = set()
+    read = 0
+
+    def reached() -> bool:
+        nonlocal read
+        seen.update(sent.chat_id for sent in server.sent[read:])
+        read = len(server.sent)
+        return chats <= seen
+
+    return reached
+
+
+async def _ask_help(server: BotApiServer, resident: int, waits: list[float]) -> None:
+    """A resident who asks /help every two seconds: from their message to the answer."""
+    while True:
+        seen = len(server.sent_to(resident))
+        asked = time.time()
+        await server.send_text(resident, "/help")
+        answer = (await server.wait_sent(resident, seen + 1, timeout=60))[seen]
+        waits.append(answer.at - asked)
+        await asyncio.sleep(max(0.0, asked + 2.0 - time.time()))
 
 
 def main() -> None:
@@ -258,6 +304,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--messages", type=int, default=7_405)
     parser.add_argument("--cap", type=int, default=30)
+    parser.add_argument(
+        "--rtt", type=float, default=0.0, help="outbox: the network's round trip, in ms"
+    )
     parser.add_argument("--profile", metavar="FILE", help="cProfile the bot into FILE")
     parser.add_argument(
         "--echo-on-aiohttp",
@@ -295,12 +344,19 @@ def main() -> None:
             f"max {result['max_ms']:.1f} ms"
         )
     else:
-        result = asyncio.run(outbox(options.runtime, options.messages, options.cap))
+        result = asyncio.run(
+            outbox(options.runtime, options.messages, options.cap, options.rtt / 1000)
+        )
         print(
-            f"runtime {options.runtime}, {result['messages']:.0f} messages, cap {options.cap}/s: "
-            f"{result['rate']:.1f}/s = {result['rate_over_cap']:.3f} of the cap, "
-            f"429s {result['rejected_429']:.0f}, lost {result['lost']:.0f}, "
-            f"{result['seconds']:.0f} s"
+            f"runtime {options.runtime}, {result['messages']:.0f} messages, cap {options.cap}/s, "
+            f"round trip {options.rtt:.0f} ms: notices {result['rate']:.1f}/s = "
+            f"{result['rate_over_cap']:.3f} of the cap (with the answers "
+            f"{result['used_over_cap']:.3f}), 429s {result['rejected_429']:.0f}, "
+            f"lost {result['lost']:.0f}, sent twice {result['twice']:.0f}, "
+            f"{result['seconds']:.0f} s, peak RSS {result['peak_mb']:.0f} MB\n"
+            f"  /help every 2 s during the push ({result['asked']:.0f} asked): "
+            f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
+            f"max {result['max_ms']:.0f} ms"
         )
 
 

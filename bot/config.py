@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     send_overall_per_second: float = Field(30.0, gt=0, alias="LINZHANG_SEND_OVERALL_PER_SECOND")
     send_group_per_minute: int = Field(20, gt=0, alias="LINZHANG_SEND_GROUP_PER_MINUTE")
     send_chat_per_second: float = Field(1.0, gt=0, alias="LINZHANG_SEND_CHAT_PER_SECOND")
+    # Calls to the Bot API in flight at once, and how long one may take before its outcome
+    # counts as unknown.
+    send_in_flight: int = Field(16, ge=1, le=100, alias="LINZHANG_SEND_IN_FLIGHT")
+    send_deadline: float = Field(10.0, gt=0, le=120, alias="LINZHANG_SEND_DEADLINE")
     # No setting for the outbox journal: it belongs to the database, not to a process (see
     # Runtime._journal); one named per process let a new leader resend what the last one sent.
 

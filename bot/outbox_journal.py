@@ -33,6 +33,7 @@ class OutboxJournal:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         self.pending: list[Outcome] = self._read()
+        self.ids = {outcome.outbox_id for outcome in self.pending}
 
     def record(self, outcome: Outcome) -> None:
         """Write one outcome through to the kernel before anything else is sent."""
@@ -42,11 +43,13 @@ class OutboxJournal:
         line = f'{{"id": {int(outcome.outbox_id)}, "at": "{at}", "message_id": {message_id}}}\n'
         os.write(self._fd, line.encode())
         self.pending.append(outcome)
+        self.ids.add(outcome.outbox_id)
 
     def clear(self) -> None:
         """Forget what the database now holds."""
         os.ftruncate(self._fd, 0)
         self.pending = []
+        self.ids = set()
 
     def close(self) -> None:
         os.close(self._fd)

@@ -35,12 +35,12 @@ warnings.filterwarnings(
 
 
 class PtbTransport:
-    def __init__(self, token: str, api_url: str) -> None:
+    def __init__(self, token: str, api_url: str, connections: int = 24) -> None:
         self._bot = Bot(
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=AiohttpRequest(connection_pool_size=8),
+            request=AiohttpRequest(connection_pool_size=connections),
             get_updates_request=AiohttpRequest(read_timeout=60),
         )
         self.bot_id = 0

@@ -53,15 +53,21 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(10_000, 50, 100)
 
 
-def make_transport(runtime: str, token: str, api_url: str) -> Transport:
+# Connections to the Bot API beside the sender's calls in flight: menus, questions before a
+# batch, the long poll (which has its own).
+SPARE_CONNECTIONS = 8
+
+
+def make_transport(runtime: str, token: str, api_url: str, in_flight: int = 16) -> Transport:
     """Import only the framework that was chosen: aiogram alone costs seconds and 170 MB."""
     if runtime == "aiogram":
         from bot.aiogram_adapter import AiogramTransport
 
-        return AiogramTransport(token, api_url)
+        return AiogramTransport(token, api_url, in_flight + SPARE_CONNECTIONS)
     from bot.ptb_adapter import PtbTransport
 
-    return PtbTransport(token, api_url)
+    # A call waiting for a connection would reach the server later than it was paced to.
+    return PtbTransport(token, api_url, in_flight + SPARE_CONNECTIONS)
 
 
 @dataclass
@@ -86,6 +92,8 @@ class Runtime:
             overall_per_second=self.settings.send_overall_per_second,
             group_per_minute=self.settings.send_group_per_minute,
             chat_per_second=self.settings.send_chat_per_second,
+            in_flight=self.settings.send_in_flight,
+            deadline=self.settings.send_deadline,
         )
         sender = Sender(self.store, self.transport, limits, None, self.settings.language)
         worker = Worker(self.store, self.transport, ctx, sender.wake, self.router)

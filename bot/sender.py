@@ -1,4 +1,16 @@
-"""The outbox sender: deliver under Telegram's limits, in order per chat, each message once."""
+"""The outbox sender: deliver under Telegram's limits, in order per chat, each message once.
+
+Several calls are in flight at once (a window), at most one per chat so that order within a
+chat holds, each started only when every limit allows it: a Bot API call takes a network round
+trip, and one at a time the sender would reach a third of Telegram's cap. Answers to a
+person's own action go before every push that waits. Of several waiting edits of one message
+only the newest goes out. A call that never answers is given up after a deadline and, since
+it may have been delivered, tried once more, on record. A chat that refuses for good (the bot
+was blocked, removed from the group) fails with all its waiting messages at once.
+
+After a crash at most the calls in flight (the window) are sent again: each outcome is written
+to the journal (SQLite) or the database (PostgreSQL) as its call completes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -17,12 +30,25 @@ from handlers.delivery import undelivered
 from handlers.outgoing import enqueue
 from models.base import utcnow
 from models.building_chat import migrate_group
-from models.outbox import Due, OutboxMessage, next_per_chat
+from models.outbox import (
+    Due,
+    OutboxMessage,
+    fail_chat,
+    newest_edit,
+    next_per_chat,
+    sent_message_id,
+    supersede,
+)
 from models.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+# How many waiting messages are read at once; read again when new ones arrive or these run out.
+READ = 200
+# Read again at least this often while sending: a chat whose message just went may have more.
+REREAD_SECONDS = 0.2
+IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -30,10 +56,22 @@ class SendLimits:
     overall_per_second: float = 30.0
     group_per_minute: int = 20
     chat_per_second: float = 1.0
+    # Calls in flight at once: 30 a second at a 300 ms round trip needs 9; some spare for jitter.
+    in_flight: int = 16
+    # Seconds a call may take; past it the outcome is unknown (it may have been delivered).
+    deadline: float = 10.0
+    # Telegram counts a call when it arrives, a network's delay after it was started here; the
+    # windows counted at the start are this much longer, so that delays that vary by up to it
+    # cannot bunch arrivals past a limit.
+    margin: float = 0.04
 
 
 class Pacer:
-    """Tell when a chat may next be sent to, under the overall, group and chat limits."""
+    """Tell when a chat may next be sent to, under the overall, group and chat limits.
+
+    Sends are counted when they start: with several in flight, counting at the answer would
+    let the window start more than the limit. Overall they are spaced evenly.
+    """
 
     def __init__(self, limits: SendLimits) -> None:
         self.limits = limits
@@ -41,28 +79,38 @@ class Pacer:
         self._chat_last: dict[int, float] = {}
         self._group: dict[int, deque[float]] = defaultdict(deque)
         self._chat_hold: dict[int, float] = {}
+        self._interval = (1.0 + limits.margin) / max(1.0, limits.overall_per_second)
+        # When the next evenly spaced send is due.
+        self._slot = 0.0
 
     def ready_at(self, chat_id: int, is_group: bool, now: float) -> float:
         """Return the earliest moment a message into this chat respects every limit."""
+        margin = self.limits.margin
         times = [now, self._chat_hold.get(chat_id, 0.0)]
         last = self._chat_last.get(chat_id)
         if last is not None:
-            times.append(last + 1.0 / self.limits.chat_per_second)
+            times.append(last + 1.0 / self.limits.chat_per_second + margin)
         overall = self._overall
         cap = max(1, int(self.limits.overall_per_second))
-        while overall and overall[0] <= now - 1.0:
+        while overall and overall[0] <= now - 1.0 - margin:
             overall.popleft()
+        # Evenly spaced, not a second's worth at once: an answer that comes while pushes go
+        # waits for the next slot (a thirtieth of a second), not for the window to empty, and
+        # arrivals stay spread out whatever the network does to them. A slot is kept for one
+        # interval (GCRA), so a send that starts a little late is not a slot lost.
+        times.append(self._slot - self._interval)
         if len(overall) >= cap:
-            times.append(overall[0] + 1.0)
+            times.append(overall[-cap] + 1.0 + margin)
         if is_group:
             recent = self._group[chat_id]
-            while recent and recent[0] <= now - 60.0:
+            while recent and recent[0] <= now - 60.0 - margin:
                 recent.popleft()
             if len(recent) >= self.limits.group_per_minute:
-                times.append(recent[0] + 60.0)
+                times.append(recent[-self.limits.group_per_minute] + 60.0 + margin)
         return max(times)
 
     def record(self, chat_id: int, is_group: bool, at: float) -> None:
+        self._slot = max(self._slot, at) + self._interval
         self._overall.append(at)
         self._chat_last[chat_id] = at
         if is_group:
@@ -87,82 +135,127 @@ class Sender:
     ) -> None:
         self.store = store
         self.transport = transport
+        self.limits = limits
         self.pacer = Pacer(limits)
+        # Set when new messages may be waiting (the worker committed answers, a job notices).
         self.wake = asyncio.Event()
+        self._landed = asyncio.Event()  # a call in flight finished
         self._stop = asyncio.Event()
         # Without a journal each outcome is marked in its own transaction.
         self.journal = journal
         # For words to a notice's author who never chose a language.
         self.language = language
+        self._flying: dict[int, asyncio.Task[None]] = {}
+        self._chats_flying: set[int] = set()
+        self._waiting: list[Due] = []
+        self._read_at = 0.0
+        # The message each edit key names, by chat: learnt as first sends come back.
+        self._edited: dict[tuple[int, str], int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until told to stop; sleep until woken or a limit frees a chat."""
+        """Send until told to stop; sleep until woken, a call lands or a limit frees a chat."""
         self._stop = stop
-        while not stop.is_set():
-            self.wake.clear()
-            try:
-                pause = await self.send_some()
-            except Exception:
-                log.exception("outbox round failed; retrying")
-                pause = 1.0
-            if pause > 0:
+        try:
+            while not stop.is_set():
                 try:
-                    async with asyncio.timeout(pause):
-                        await self.wake.wait()
-                except TimeoutError:
-                    pass
-        await self.apply_journal()
+                    pause = await self.send_some()
+                except Exception:
+                    log.exception("outbox round failed; retrying")
+                    pause = 1.0
+                await self._rest(pause)
+        finally:
+            # The calls in flight are let finish (and recorded), not cut off mid-call.
+            await self.land()
+            await self.apply_journal()
 
-    async def send_some(self, batch: int = 200) -> float:
-        """Send what may be sent now; return how long to wait before looking again."""
-        # Marks wait in the journal until the journal is full or nothing is due: the messages
-        # it holds count as sent, so the next message of their chat can go without first
-        # writing the marks (a write would queue behind the worker's batch).
-        sent = self._journaled()
-        if len(sent) >= batch:
+    async def land(self) -> None:
+        """Wait for every call in flight to finish and be recorded."""
+        if self._flying:
+            await asyncio.gather(*self._flying.values(), return_exceptions=True)
+
+    async def send_some(self) -> float:
+        """Start every call the window and the limits allow now; return how long until another
+        could start (0: look again at once)."""
+        journaled = self._journaled()
+        if len(journaled) >= READ:
             await self.apply_journal()
-            sent = set()
-        due = await self._due(batch, sent)
-        if not due and sent:
-            await self.apply_journal()
-        if not due:
-            return 1.0
         now = time.monotonic()
-        waiting = [(self._ready_at(m, now), m) for m in due]
-        ready = [m for at, m in waiting if at <= now]
-        if not ready:
-            return min(at for at, _ in waiting) - now
-        for message in ready:
-            if self._stop.is_set():
-                break  # stopping: the message in flight is done, the rest wait for next time
-            # Limits may have filled since the list was made; recheck before each send.
-            at = self._ready_at(message, time.monotonic())
-            delay = at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await self._deliver(message)
-        return 0.0
+        if self.wake.is_set() or not self._waiting or now - self._read_at >= REREAD_SECONDS:
+            self.wake.clear()
+            self._waiting = await self._due(self._journaled(), set(self._flying))
+            self._read_at = now
+        if not self._waiting:
+            if not self._flying:
+                await self.apply_journal()  # nothing to do: the marks may go in now
+            return IDLE_SECONDS
+        soonest = float("inf")
+        # One moment for the whole pass: were the clock read per message, a push further down
+        # the list could take the slot an answer ahead of it was a moment short of.
+        now = time.monotonic()
+        for message in list(self._waiting):
+            if len(self._flying) >= self.limits.in_flight or self._stop.is_set():
+                break
+            if message.chat_id in self._chats_flying:
+                continue
+            at = self._ready_at(message, now)
+            if at > now:
+                soonest = min(soonest, at)
+                continue
+            self._waiting.remove(message)
+            self._start(message)
+        if len(self._flying) >= self.limits.in_flight:
+            return REREAD_SECONDS  # until a call lands
+        return min(REREAD_SECONDS, max(0.0, soonest - time.monotonic()))
 
-    async def _due(self, batch: int, sent: set[int]) -> list[Due]:
+    async def _rest(self, pause: float) -> None:
+        if pause <= 0 or self.wake.is_set():
+            return
+        self._landed.clear()
+        waits = [
+            asyncio.ensure_future(self.wake.wait()),
+            asyncio.ensure_future(self._landed.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    def _start(self, message: Due) -> None:
+        self._record(message)
+        self._chats_flying.add(message.chat_id)
+        task = asyncio.create_task(self._deliver(message), name=f"send {message.id}")
+        self._flying[message.id] = task
+
+        def landed(_: asyncio.Task[None]) -> None:
+            self._flying.pop(message.id, None)
+            self._chats_flying.discard(message.chat_id)
+            self._landed.set()
+
+        task.add_done_callback(landed)
+
+    async def _due(self, sent: set[int], flying: set[int]) -> list[Due]:
         async with self.store.read() as session:
-            return await next_per_chat(session, batch, utcnow(), sent)
+            return await next_per_chat(session, READ, utcnow(), sent, flying)
 
     def _journaled(self) -> set[int]:
         """The messages sent whose marks are only in the journal so far."""
-        if self.journal is None:
-            return set()
-        return {outcome.outbox_id for outcome in self.journal.pending}
+        return set() if self.journal is None else self.journal.ids
 
     async def _deliver(self, message: Due) -> None:
+        """Make one call and record how it went."""
         try:
-            result = await self.transport.call(message.method, message.params)
+            message, method, params = await self._call_for(message)
+            async with asyncio.timeout(self.limits.deadline):
+                result = await self.transport.call(method, params)
+        except TimeoutError:
+            await self._unknown(message)
+            return
         except RetryAfter as error:
-            self._record(message)
             self.pacer.hold(message.chat_id, time.monotonic() + error.seconds)
             await self._retry(message.id, error.seconds, str(error))
             return
         except Transient as error:
-            self._record(message)
             # One line, the same for every failure alike, so repeats can be counted.
             log.warning("%s failed: %s; retrying", message.method, error)
             await self._retry(message.id, _backoff(message.attempts), f"transient: {error}")
@@ -171,35 +264,51 @@ class Sender:
             await self._migrated(message, error.new_chat_id)
             return
         except Permanent as error:
-            self._record(message)
-            log.warning(
-                "outbox %s to chat %s failed for good: %s", message.id, message.chat_id, error
-            )
+            log.warning("chat %s refuses messages for good: %s", message.chat_id, error)
             await self._failed(message, str(error))
             return
         except Exception as error:
             # Not a failure the adapter knows: retried like a transient one, so one message
-            # cannot stop the round for every chat after it.
-            self._record(message)
+            # cannot stop the others.
             log.exception("%s raised; retrying", message.method)
             await self._retry(message.id, _backoff(message.attempts), type(error).__name__)
             return
-        self._record(message)
         message_id = getattr(result, "message_id", None)
         if message_id is None and isinstance(result, dict):
             message_id = result.get("message_id")
+        if message.edit_key is not None and message_id is not None:
+            self._edited[(message.chat_id, message.edit_key)] = int(message_id)
         await self._finished(Outcome(message.id, utcnow(), message_id=message_id))
+
+    async def _call_for(self, message: Due) -> tuple[Due, str, dict[str, Any]]:
+        """The call to make for a message; for one the bot keeps editing, the newest version
+        waiting (the older ones are marked as gone out in it), as an edit once it exists."""
+        if message.edit_key is None:
+            return message, message.method, message.params
+        key = (message.chat_id, message.edit_key)
+        async with self.store.write() as session:
+            newest = await newest_edit(session, message)
+            await supersede(session, newest, utcnow())
+            if key not in self._edited:
+                found = await sent_message_id(session, message.chat_id, message.edit_key)
+                if found is not None:
+                    self._edited[key] = found
+        if key not in self._edited:
+            return newest, "sendMessage", newest.params
+        params = {**newest.params, "message_id": self._edited[key]}
+        return newest, "editMessageText", params
 
     async def apply_journal(self) -> None:
         """Mark what the journal holds in one transaction, then empty it."""
         if self.journal is None or not self.journal.pending:
             return
+        pending = list(self.journal.pending)
         async with self.store.write() as session:
-            await session.execute(update(OutboxMessage), [_marks(o) for o in self.journal.pending])
+            await session.execute(update(OutboxMessage), [_marks(o) for o in pending])
         self.journal.clear()
 
     async def _finished(self, outcome: Outcome) -> None:
-        """Record a send that is over, so a crash can repeat at most the message in flight."""
+        """Record a send that is over, so a crash can repeat at most the calls in flight."""
         if self.journal is not None:
             self.journal.record(outcome)
             return
@@ -207,31 +316,48 @@ class Sender:
             await session.execute(update(OutboxMessage), [_marks(outcome)])
 
     def _ready_at(self, message: Due, now: float) -> float:
-        """Pace pushes; answer a person's own action at once, unless the server said wait."""
-        # An answer goes to the private chat of the person who acted; into a group it is paced.
-        if message.method == "answerCallbackQuery" or message.cause_user_id == message.chat_id:
+        """When a message may go: pushes wait for every limit; answers go first in line."""
+        if message.method == "answerCallbackQuery":
             return max(now, self.pacer.held_until(message.chat_id))
         return self.pacer.ready_at(message.chat_id, message.is_group, now)
 
     def _record(self, message: Due) -> None:
         if message.method == "answerCallbackQuery":
             return  # not a message in the chat; Telegram does not count it
-        # Counted when the answer is back: the server saw the request no later than that, so
-        # spacing from this moment keeps its window (measured at arrival) under the limit.
         self.pacer.record(message.chat_id, message.is_group, time.monotonic())
 
     async def _failed(self, message: Due, error: str) -> None:
-        """Record a send that can never succeed; tell the notice's author, if someone was."""
+        """A chat refuses for good: fail everything waiting for it at once, and tell whoever's
+        action caused each notice, once each."""
         async with self.store.write() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message.id)
-                .values(failed_at=utcnow(), error=error[:200])
-            )
-            author = message.cause_user_id
-            if author is not None and author != message.chat_id:
+            causes = await fail_chat(session, message.chat_id, error, utcnow())
+            authors = {c for c in causes if c is not None and c != message.chat_id}
+            for author in sorted(authors):
                 notice = await undelivered(session, author, message.chat_id, error, self.language)
                 enqueue(session, [notice], None)
+
+    async def _unknown(self, message: Due) -> None:
+        """No answer within the deadline: the message may have gone. Tried once more, on
+        record; the second time it counts as failed, and nobody is sent it a third time."""
+        log.warning(
+            "%s to chat %s: no answer in %s s",
+            message.method,
+            message.chat_id,
+            self.limits.deadline,
+        )
+        values: dict[str, Any] = {"unknown_outcomes": OutboxMessage.unknown_outcomes + 1}
+        if message.unknown_outcomes >= 1:
+            values.update(failed_at=utcnow(), error="no answer twice; outcome unknown")
+        else:
+            values.update(
+                attempts=OutboxMessage.attempts + 1,
+                not_before=utcnow(),
+                error="no answer; outcome unknown",
+            )
+        async with self.store.write() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
+            )
 
     async def _migrated(self, message: Due, new_chat_id: int) -> None:
         """Follow a group upgraded to a supergroup; the message goes there next round."""

@@ -164,7 +164,7 @@ class Worker:
         if event is None:
             return
         replies = await self.router.handle(session, event, self.ctx, batch)
-        enqueue(session, replies, event.user_id)
+        enqueue(session, replies, event.user_id, answering=event.chat_id)
 
     async def _isolated(
         self, session: AsyncSession, batch: Batch, row: Pending, event: Event
@@ -182,7 +182,7 @@ class Worker:
             batch.forget()
             log.exception("update %s failed", row.update_id)
             if isinstance(event, Incoming):
-                enqueue(session, [self._apology(event)], event.user_id)
+                enqueue(session, [self._apology(event)], event.user_id, answering=event.chat_id)
             return type(error).__name__
         return None
 

@@ -79,6 +79,9 @@ class Reply:
     # Set to answer a button press (a toast), with `text` as its words.
     callback_id: str | None = None
     is_group: bool = False
+    # A message the bot keeps editing (a live count): the first reply with a key is sent,
+    # later ones edit that message, and of several waiting only the newest goes out.
+    edit_key: str | None = None
 
 
 def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None) -> Reply:

@@ -16,14 +16,25 @@ CALLBACK_PREFIX = "t:"
 MAX_TEXT = 4096
 
 
-def enqueue(session: AsyncSession, replies: list[Reply], cause_user_id: int | None) -> None:
-    """Add the replies to the transaction's outbox rows, a long text split over several."""
+def enqueue(
+    session: AsyncSession,
+    replies: list[Reply],
+    cause_user_id: int | None,
+    answering: int | None = None,
+) -> None:
+    """Add the replies to the transaction's outbox rows, a long text split over several.
+
+    `answering`: the chat a person acted in; replies there (and answers to a button press)
+    are the answer to their own action, sent before any push that waits.
+    """
     rows = rows_of(session)
-    for row in outbox_rows(replies, cause_user_id):
+    for row in outbox_rows(replies, cause_user_id, answering):
         rows.add(OutboxMessage, row)
 
 
-def outbox_rows(replies: list[Reply], cause_user_id: int | None) -> list[dict[str, Any]]:
+def outbox_rows(
+    replies: list[Reply], cause_user_id: int | None, answering: int | None = None
+) -> list[dict[str, Any]]:
     """Describe the outbox rows of some replies."""
     rows = []
     now = utcnow()
@@ -37,6 +48,8 @@ def outbox_rows(replies: list[Reply], cause_user_id: int | None) -> list[dict[st
                     "method": method,
                     "params": params,
                     "cause_user_id": cause_user_id,
+                    "urgent": part.callback_id is not None or part.chat_id == answering,
+                    "edit_key": part.edit_key,
                     "created_at": now,
                     "attempts": 0,
                 }

@@ -7,11 +7,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, bindparam, func, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+
+PENDING = "sent_at IS NULL AND failed_at IS NULL AND superseded_at IS NULL"
 
 
 class OutboxMessage(Base):
@@ -21,8 +34,16 @@ class OutboxMessage(Base):
             "ix_outbox_message_pending",
             "chat_id",
             "id",
-            sqlite_where=text("sent_at IS NULL AND failed_at IS NULL"),
-            postgresql_where=text("sent_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=text(PENDING),
+            postgresql_where=text(PENDING),
+        ),
+        Index(
+            "ix_outbox_message_edit_key",
+            "chat_id",
+            "edit_key",
+            "id",
+            sqlite_where=text("edit_key IS NOT NULL"),
+            postgresql_where=text("edit_key IS NOT NULL"),
         ),
     )
 
@@ -35,12 +56,21 @@ class OutboxMessage(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The user whose action caused it, for immediate answers; None for notices.
     cause_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The answer to a person's own action, in the chat they acted in: sent before any push.
+    urgent: Mapped[bool] = mapped_column(default=False)
+    # A message the bot keeps editing (a turnout counter, a sign-up list): the first with a
+    # key is sent, later ones edit it, and of several waiting only the newest goes out.
+    edit_key: Mapped[str | None] = mapped_column(String(96))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Sends whose answer never came within the deadline: they may have been delivered.
+    unknown_outcomes: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A newer edit of the same message went out instead.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -55,60 +85,133 @@ class Due:
     params: dict[str, Any]
     cause_user_id: int | None
     attempts: int
+    urgent: bool = False
+    edit_key: str | None = None
+    unknown_outcomes: int = 0
 
 
 async def next_per_chat(
-    session: AsyncSession, limit: int, now: datetime, sent: Collection[int] = ()
+    session: AsyncSession,
+    limit: int,
+    now: datetime,
+    sent: Collection[int] = (),
+    flying: Collection[int] = (),
 ) -> list[Due]:
-    """Return the oldest pending message of each chat that is due, oldest first.
+    """Return the oldest pending message of each chat that is due, answers first, then oldest.
 
     Only a chat's oldest pending message is eligible, so order within a chat is kept even
-    while an earlier message waits out a retry. `sent` names messages already sent whose
-    marks have not reached the database yet: they count as sent.
+    while an earlier message waits out a retry. `sent` names messages sent whose marks have
+    not reached the database: they count as gone. `flying` names messages being sent: their
+    chats have nothing eligible until they land.
     """
     # Never empty: SQLite plans an empty NOT IN (a subquery SQLAlchemy writes) far worse.
-    skip = sorted(sent) or [0]
-    rows = await session.execute(_NEXT_PER_CHAT, {"now": now, "limit": limit, "sent": skip})
+    params = {
+        "now": now,
+        "limit": limit,
+        "sent": sorted(sent) or [0],
+        "skip": sorted({*sent, *flying}) or [0],
+    }
+    rows = await session.execute(_NEXT_PER_CHAT, params)
     return [Due(*row) for row in rows]
 
 
+_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.chat_id,
+    OutboxMessage.is_group,
+    OutboxMessage.method,
+    OutboxMessage.params,
+    OutboxMessage.cause_user_id,
+    OutboxMessage.attempts,
+    OutboxMessage.urgent,
+    OutboxMessage.edit_key,
+    OutboxMessage.unknown_outcomes,
+)
+
+
+def _pending(model: Any) -> Any:
+    return model.sent_at.is_(None) & model.failed_at.is_(None) & model.superseded_at.is_(None)
+
+
 # Built once: the sender asks every round.
-_pending = aliased(OutboxMessage)
+_older = aliased(OutboxMessage)
 _NEXT_PER_CHAT = (
-    select(
-        OutboxMessage.id,
-        OutboxMessage.chat_id,
-        OutboxMessage.is_group,
-        OutboxMessage.method,
-        OutboxMessage.params,
-        OutboxMessage.cause_user_id,
-        OutboxMessage.attempts,
-    )
+    select(*_COLUMNS)
     .where(
-        OutboxMessage.sent_at.is_(None),
-        OutboxMessage.failed_at.is_(None),
-        OutboxMessage.id.not_in(bindparam("sent", expanding=True)),
+        _pending(OutboxMessage),
+        OutboxMessage.id.not_in(bindparam("skip", expanding=True)),
         OutboxMessage.id.in_(
-            select(func.min(_pending.id))
-            .where(
-                _pending.sent_at.is_(None),
-                _pending.failed_at.is_(None),
-                _pending.id.not_in(bindparam("sent", expanding=True)),
-            )
-            .group_by(_pending.chat_id)
+            select(func.min(_older.id))
+            .where(_pending(_older), _older.id.not_in(bindparam("sent", expanding=True)))
+            .group_by(_older.chat_id)
         ),
         (OutboxMessage.not_before.is_(None)) | (OutboxMessage.not_before <= bindparam("now")),
     )
-    .order_by(OutboxMessage.id)
+    .order_by(OutboxMessage.urgent.desc(), OutboxMessage.id)
     .limit(bindparam("limit"))
 )
 
 
-async def undelivered(session: AsyncSession) -> int:
-    """How many messages are neither sent nor failed for good (sends still in the journal count)."""
-    query = (
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+async def newest_edit(session: AsyncSession, message: Due) -> Due:
+    """The newest waiting version of a message the bot keeps editing (itself if none newer)."""
+    found = (
+        await session.execute(
+            select(*_COLUMNS)
+            .where(
+                _pending(OutboxMessage),
+                OutboxMessage.chat_id == message.chat_id,
+                OutboxMessage.edit_key == message.edit_key,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return Due(*found) if found is not None else message
+
+
+async def supersede(session: AsyncSession, newest: Due, now: datetime) -> int:
+    """Mark the older waiting versions of an edited message as gone out in the newest."""
+    done = await session.execute(
+        update(OutboxMessage)
+        .where(
+            _pending(OutboxMessage),
+            OutboxMessage.chat_id == newest.chat_id,
+            OutboxMessage.edit_key == newest.edit_key,
+            OutboxMessage.id < newest.id,
+        )
+        .values(superseded_at=now)
     )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+async def sent_message_id(session: AsyncSession, chat_id: int, edit_key: str) -> int | None:
+    """The message an edit key names in a chat: the one its first send created."""
+    return await session.scalar(
+        select(OutboxMessage.message_id)
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.edit_key == edit_key,
+            OutboxMessage.message_id.is_not(None),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )
+
+
+async def fail_chat(
+    session: AsyncSession, chat_id: int, error: str, now: datetime
+) -> list[int | None]:
+    """Mark every waiting message to a chat as failed for good; return who caused each."""
+    done = await session.execute(
+        update(OutboxMessage)
+        .where(_pending(OutboxMessage), OutboxMessage.chat_id == chat_id)
+        .values(failed_at=now, error=error[:200])
+        .returning(OutboxMessage.cause_user_id)
+    )
+    return [cause for (cause,) in done]
+
+
+async def undelivered(session: AsyncSession) -> int:
+    """How many messages wait to be sent (sends still in the journal count)."""
+    query = select(func.count()).select_from(OutboxMessage).where(_pending(OutboxMessage))
     return int(await session.scalar(query) or 0)

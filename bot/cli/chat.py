@@ -46,7 +46,11 @@ def run_command(
 
         async with open_store() as store:
             runtime = Runtime(
-                store, make_transport(settings.runtime, token, settings.telegram_api_url), settings
+                store,
+                make_transport(
+                    settings.runtime, token, settings.telegram_api_url, settings.send_in_flight
+                ),
+                settings,
             )
             settle_garbage_collector()
             loop = asyncio.get_running_loop()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,9 +128,22 @@ class Limits:
 
 
 @dataclass
+class Latency:
+    """A network between the bot and the server: each call travels half the round trip each
+    way, each half varying by up to `jitter` seconds either side."""
+
+    rtt: float = 0.0
+    jitter: float = 0.0
+
+    def one_way(self) -> float:
+        return max(0.0, self.rtt / 2 + random.uniform(-self.jitter, self.jitter))
+
+
+@dataclass
 class Fault:
     # "5xx", "drop", "slow", "429"; "409" (another poller); "html200" and "html502" (a proxy's
-    # page instead of the Bot API's answer). None of them carries the request out.
+    # page instead of the Bot API's answer). None of them carries the request out. "hang": the
+    # call arrives and is never answered, like a half-open connection.
     kind: str
     method: str | None = None
     seconds: float = 0.0
@@ -152,8 +167,10 @@ class BotApiServer:
         self.requests: list[tuple[float, str, dict[str, Any]]] = []
         self.responses: list[Answered] = []
         self.limits = Limits()
+        self.latency = Latency()
         self.faults: deque[Fault] = deque()
         self.rejected_429 = 0
+        self.hung: list[tuple[str, dict[str, Any]]] = []
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self._updates: list[dict[str, Any]] = []
@@ -200,9 +217,13 @@ class BotApiServer:
             )
         method = request.match_info["method"]
         params = await _params(request)
+        if self.latency.rtt:
+            await asyncio.sleep(self.latency.one_way())  # the request on its way here
         arrived = time.monotonic()
         self.requests.append((arrived, method, params))
         response = await self._answer(request, method, params)
+        if self.latency.rtt:
+            await asyncio.sleep(self.latency.one_way())  # the answer on its way back
         self.responses.append(
             Answered(
                 arrived, method, params.get("chat_id"), response.status, _retry_after(response)
@@ -215,6 +236,11 @@ class BotApiServer:
     ) -> web.Response:
         fault = self._fault_for(method)
         if fault is not None:
+            if fault.kind == "hang":
+                self.hung.append((method, params))
+                async with self._new_update:
+                    await self._new_update.wait_for(lambda: self._closing)
+                return web.Response(status=504)
             if fault.kind == "slow":
                 await asyncio.sleep(fault.seconds)
             elif fault.kind == "drop":
@@ -416,6 +442,11 @@ class BotApiServer:
         async with asyncio.timeout(timeout), self._new_sent:
             await self._new_sent.wait_for(lambda: len(self.sent) >= count)
         return self.sent
+
+    async def wait_until(self, done: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until something about what the bot sent holds, looked at as each message comes."""
+        async with asyncio.timeout(timeout), self._new_sent:
+            await self._new_sent.wait_for(done)
 
     async def wait_callback_answers(self, count: int, timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout), self._new_sent:

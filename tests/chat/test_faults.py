@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 import bot.ingress
 from bot.runtime import make_transport
@@ -18,9 +16,9 @@ from bot.transport import Transport
 from handlers.events import Reply
 from handlers.outgoing import enqueue
 from models.migrate import upgrade
-from models.outbox import OutboxMessage
 from models.store import Store
 from tests.chat.harness import BOT, RESIDENT, TOKEN, running_bot, seed
+from tests.chat.sending import drain
 
 RUNTIMES = ["ptb", "aiogram"]
 # Another poller (409), a proxy's page with 200, a proxy's page with 502.
@@ -85,27 +83,6 @@ async def served(
     await store.dispose()
 
 
-async def _drain(sender: Sender, store: Store) -> list[OutboxMessage]:
-    """Run the sender until every outbox row is sent or failed; return the rows."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(sender.run(stop))
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                async with store.read() as session:
-                    rows = list(
-                        await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
-                    )
-                if all(r.sent_at or r.failed_at for r in rows):
-                    return rows
-                sender.wake.set()
-                await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        sender.wake.set()
-        await task
-
-
 async def test_sends_answered_by_a_proxy_page_are_retried(
     served: tuple[BotApiServer, Store, Transport], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -123,7 +100,7 @@ async def test_sends_answered_by_a_proxy_page_are_retried(
         ]
     )
 
-    rows = await _drain(Sender(store, transport, FAST), store)
+    rows = await drain(Sender(store, transport, FAST), store)
 
     for chat in CHATS:
         assert [s.text for s in server.sent_to(chat)] == [f"{chat}-0", f"{chat}-1"]

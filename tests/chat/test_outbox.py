@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from models.outbox import OutboxMessage
 from models.person import Person
 from models.store import Store
 from tests.chat.harness import BOT, TOKEN
+from tests.chat.sending import drain
 
 CHATS = (501, 502, 503)
 GROUP = -100700
@@ -47,26 +47,6 @@ async def setup(
     await store.dispose()
 
 
-async def _drain(sender: Sender, store: Store, timeout: float = 30.0) -> list[OutboxMessage]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(sender.run(stop))
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                async with store.read() as session:
-                    rows = list(
-                        await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
-                    )
-                if all(r.sent_at or r.failed_at for r in rows):
-                    return rows
-                sender.wake.set()
-                await asyncio.sleep(0.1)
-    finally:
-        stop.set()
-        sender.wake.set()
-        await task
-
-
 async def test_all_delivered_in_order_under_limits_and_faults(
     setup: tuple[BotApiServer, Store, Transport],
 ) -> None:
@@ -83,7 +63,7 @@ async def test_all_delivered_in_order_under_limits_and_faults(
         [Fault("429", "sendMessage"), Fault("5xx", "sendMessage"), Fault("drop", "sendMessage")]
     )
     limits = SendLimits()  # Telegram's: 30/s overall, 20/min into a group, 1/s into a chat
-    rows = await _drain(Sender(store, transport, limits), store, timeout=90)
+    rows = await drain(Sender(store, transport, limits), store, timeout=90)
 
     for chat in CHATS:
         texts = [s.text for s in server.sent_to(chat)]
@@ -111,13 +91,14 @@ async def test_sent_once_across_restarts(setup: tuple[BotApiServer, Store, Trans
     async with store.write() as session:
         enqueue(session, [Reply(chat, f"once {chat}") for chat in CHATS], None)
     fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
-    await _drain(Sender(store, transport, fast), store)
-    await _drain(Sender(store, transport, fast), store)  # a restarted sender finds nothing to do
+    await drain(Sender(store, transport, fast), store)
+    await drain(Sender(store, transport, fast), store)  # a restarted sender finds nothing to do
     assert sorted(s.text for s in server.sent) == sorted(f"once {chat}" for chat in CHATS)
 
 
 def test_pacer_keeps_each_limit() -> None:
-    pacer = Pacer(SendLimits(overall_per_second=30, group_per_minute=20, chat_per_second=1))
+    limits = SendLimits(overall_per_second=30, group_per_minute=20, chat_per_second=1, margin=0)
+    pacer = Pacer(limits)
     for n in range(20):
         at = pacer.ready_at(GROUP, True, n * 1.0)
         assert at == n * 1.0
@@ -144,7 +125,9 @@ async def test_journal_carries_marks_across_a_kill(
     fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
     path = tmp_path / "outbox.journal"
     journal = OutboxJournal(path)
-    await Sender(store, transport, fast, journal).send_some()
+    killed = Sender(store, transport, fast, journal)
+    await killed.send_some()
+    await killed.land()
     journal.close()  # killed: the marks never reached the database
     with path.open("a") as torn:
         torn.write('{"id": 9')  # and the kill tore the line being written
@@ -154,7 +137,7 @@ async def test_journal_carries_marks_across_a_kill(
         )
         assert list(marked) == []
 
-    rows = await _drain(Sender(store, transport, fast, OutboxJournal(path)), store)
+    rows = await drain(Sender(store, transport, fast, OutboxJournal(path)), store)
 
     assert sorted(s.text for s in server.sent) == sorted(f"journal {chat}" for chat in CHATS)
     assert {r.chat_id: r.message_id for r in rows} == {s.chat_id: s.message_id for s in server.sent}
@@ -172,7 +155,7 @@ async def test_author_of_an_undeliverable_notice_is_told(
         # A notice the author's action caused, to someone who blocked the bot, and to nobody.
         enqueue(session, [Reply(BLOCKED, "周六大扫除"), Reply(999, "周六大扫除")], author)
     fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
-    rows = await _drain(Sender(store, transport, fast), store)
+    rows = await drain(Sender(store, transport, fast), store)
 
     told = [s.text for s in server.sent_to(author)]
     assert len(told) == 2

@@ -9,9 +9,7 @@ is no journal at all: each send is marked in the database.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,11 +17,13 @@ import pytest
 
 from bot.demo import settled
 from bot.sandbox.server import BotApiServer
+from bot.sender import SendLimits
 from handlers.events import Reply
 from handlers.outgoing import enqueue
 from models.migrate import upgrade
 from models.store import Store
 from tests.chat.harness import BOT, TOKEN, seed
+from tests.chat.sending import bot_process
 from tests.conftest import sqlite_path
 
 NOTICES = range(6001, 6201)  # 200 notices waiting in the outbox, one per chat
@@ -33,7 +33,6 @@ async def _start(
     runtime: str, url: str, database: str, journal: Path, log: Path
 ) -> asyncio.subprocess.Process:
     env = {
-        **os.environ,
         "LINZHANG_DATABASE_URL": database,
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": url,
@@ -43,15 +42,7 @@ async def _start(
         "LINZHANG_OUTBOX_JOURNAL": str(journal),
     }
     with log.open("w") as errors:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=errors,
-        )
+        return await bot_process(env, errors)
 
 
 async def _asked(server: BotApiServer, method: str, count: int) -> None:
@@ -105,4 +96,5 @@ async def test_the_next_leader_reads_what_the_killed_one_sent(
     per_chat = Counter(sent.chat_id for sent in server.sent)
     assert set(per_chat) == set(NOTICES), "every notice delivered"
     duplicates = sum(count - 1 for count in per_chat.values())
-    assert duplicates <= 1, f"{duplicates} notices sent twice"
+    # At most the calls that were in flight at the kill go twice.
+    assert duplicates <= SendLimits().in_flight, f"{duplicates} notices sent twice"
