@@ -31,6 +31,7 @@ from handlers.outgoing import enqueue
 from models.base import utcnow
 from models.building_chat import migrate_group
 from models.outbox import (
+    CALLBACK_ANSWER,
     Due,
     OutboxMessage,
     fail_chat,
@@ -195,7 +196,7 @@ class Sender:
         for message in list(self._waiting):
             if len(self._flying) >= self.limits.in_flight or self._stop.is_set():
                 break
-            if message.chat_id in self._chats_flying:
+            if message.chat_id in self._chats_flying and message.method != CALLBACK_ANSWER:
                 continue
             at = self._ready_at(message, now)
             if at > now:
@@ -223,13 +224,17 @@ class Sender:
 
     def _start(self, message: Due) -> None:
         self._record(message)
-        self._chats_flying.add(message.chat_id)
+        # A button press's answer is no message in its chat: the chat's order is not its.
+        lane = message.method != CALLBACK_ANSWER
+        if lane:
+            self._chats_flying.add(message.chat_id)
         task = asyncio.create_task(self._deliver(message), name=f"send {message.id}")
         self._flying[message.id] = task
 
         def landed(_: asyncio.Task[None]) -> None:
             self._flying.pop(message.id, None)
-            self._chats_flying.discard(message.chat_id)
+            if lane:
+                self._chats_flying.discard(message.chat_id)
             self._landed.set()
 
         task.add_done_callback(landed)
@@ -317,12 +322,12 @@ class Sender:
 
     def _ready_at(self, message: Due, now: float) -> float:
         """When a message may go: pushes wait for every limit; answers go first in line."""
-        if message.method == "answerCallbackQuery":
+        if message.method == CALLBACK_ANSWER:
             return max(now, self.pacer.held_until(message.chat_id))
         return self.pacer.ready_at(message.chat_id, message.is_group, now)
 
     def _record(self, message: Due) -> None:
-        if message.method == "answerCallbackQuery":
+        if message.method == CALLBACK_ANSWER:
             return  # not a message in the chat; Telegram does not count it
         self.pacer.record(message.chat_id, message.is_group, time.monotonic())
 

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from models.base import Base, UTCDateTime, utcnow
 
 PENDING = "sent_at IS NULL AND failed_at IS NULL AND superseded_at IS NULL"
+# The answer to a button press: a notice over the chat, not a message in it.
+CALLBACK_ANSWER = "answerCallbackQuery"
 
 
 class OutboxMessage(Base):
@@ -100,9 +102,10 @@ async def next_per_chat(
     """Return the oldest pending message of each chat that is due, answers first, then oldest.
 
     Only a chat's oldest pending message is eligible, so order within a chat is kept even
-    while an earlier message waits out a retry. `sent` names messages sent whose marks have
-    not reached the database: they count as gone. `flying` names messages being sent: their
-    chats have nothing eligible until they land.
+    while an earlier message waits out a retry. The answer to a button press is not a message
+    in the chat: it never waits behind one (a group's messages wait a minute for twenty).
+    `sent` names messages sent whose marks have not reached the database: they count as gone.
+    `flying` names messages being sent: their chats have nothing eligible until they land.
     """
     # Never empty: SQLite plans an empty NOT IN (a subquery SQLAlchemy writes) far worse.
     params = {
@@ -140,9 +143,14 @@ _NEXT_PER_CHAT = (
     .where(
         _pending(OutboxMessage),
         OutboxMessage.id.not_in(bindparam("skip", expanding=True)),
-        OutboxMessage.id.in_(
+        (OutboxMessage.method == CALLBACK_ANSWER)
+        | OutboxMessage.id.in_(
             select(func.min(_older.id))
-            .where(_pending(_older), _older.id.not_in(bindparam("sent", expanding=True)))
+            .where(
+                _pending(_older),
+                _older.method != CALLBACK_ANSWER,
+                _older.id.not_in(bindparam("sent", expanding=True)),
+            )
             .group_by(_older.chat_id)
         ),
         (OutboxMessage.not_before.is_(None)) | (OutboxMessage.not_before <= bindparam("now")),

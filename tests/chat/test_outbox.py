@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -94,6 +95,32 @@ async def test_sent_once_across_restarts(setup: tuple[BotApiServer, Store, Trans
     await drain(Sender(store, transport, fast), store)
     await drain(Sender(store, transport, fast), store)  # a restarted sender finds nothing to do
     assert sorted(s.text for s in server.sent) == sorted(f"once {chat}" for chat in CHATS)
+
+
+async def test_a_press_is_answered_while_its_group_waits(
+    setup: tuple[BotApiServer, Store, Transport],
+) -> None:
+    server, store, transport = setup
+    async with store.write() as session:
+        # Twenty a minute into a group: the third message waits half a minute for its turn.
+        enqueue(session, [Reply(GROUP, f"group-{n}", is_group=True) for n in range(3)], None)
+    limits = SendLimits(group_per_minute=2)
+    stop = asyncio.Event()
+    sender = Sender(store, transport, limits)
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        await server.wait_total(2, timeout=30)
+        async with store.write() as session:
+            enqueue(session, [Reply(GROUP, "已收到", callback_id="press-1")], None)
+        sender.wake.set()
+        # The toast stops the spinner now, not after the group's queue.
+        await server.wait_callback_answers(1, timeout=10)
+        assert server.callback_answers[0]["text"] == "已收到"
+        assert [s.text for s in server.sent_to(GROUP)] == ["group-0", "group-1"]
+    finally:
+        stop.set()
+        sender.wake.set()
+        await running
 
 
 def test_pacer_keeps_each_limit() -> None:
