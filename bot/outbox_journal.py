@@ -37,19 +37,29 @@ class OutboxJournal:
 
     def record(self, outcome: Outcome) -> None:
         """Write one outcome through to the kernel before anything else is sent."""
-        # One JSON object per line, written out by hand: every send writes one.
-        message_id = "null" if outcome.message_id is None else int(outcome.message_id)
-        at = outcome.at.isoformat()
-        line = f'{{"id": {int(outcome.outbox_id)}, "at": "{at}", "message_id": {message_id}}}\n'
-        os.write(self._fd, line.encode())
+        os.write(self._fd, _line(outcome).encode())
         self.pending.append(outcome)
         self.ids.add(outcome.outbox_id)
 
-    def clear(self) -> None:
-        """Forget what the database now holds."""
-        os.ftruncate(self._fd, 0)
-        self.pending = []
-        self.ids = set()
+    def forget(self, applied: list[Outcome]) -> None:
+        """Forget the outcomes the database now holds, keeping any recorded since.
+
+        Calls land while the marks are being written; clearing everything would lose theirs,
+        and a message whose mark is lost is sent again.
+        """
+        done = {outcome.outbox_id for outcome in applied}
+        kept = [outcome for outcome in self.pending if outcome.outbox_id not in done]
+        if kept:
+            # Written beside and renamed over: a kill leaves the old journal or the new one.
+            fresh = self.path.with_name(self.path.name + ".new")
+            fresh.write_text("".join(_line(outcome) for outcome in kept), encoding="utf-8")
+            os.replace(fresh, self.path)
+            os.close(self._fd)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        else:
+            os.ftruncate(self._fd, 0)
+        self.pending = kept
+        self.ids = {outcome.outbox_id for outcome in kept}
 
     def close(self) -> None:
         os.close(self._fd)
@@ -72,3 +82,10 @@ class OutboxJournal:
                     # that send had not finished being recorded, so it counts as in flight.
                     log.warning("outbox journal %s: unreadable line skipped", self.path)
         return outcomes
+
+
+def _line(outcome: Outcome) -> str:
+    """One JSON object per line, written out by hand: every send writes one."""
+    message_id = "null" if outcome.message_id is None else int(outcome.message_id)
+    at = outcome.at.isoformat()
+    return f'{{"id": {int(outcome.outbox_id)}, "at": "{at}", "message_id": {message_id}}}\n'

@@ -310,7 +310,7 @@ class Sender:
         pending = list(self.journal.pending)
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(o) for o in pending])
-        self.journal.clear()
+        self.journal.forget(pending)
 
     async def _finished(self, outcome: Outcome) -> None:
         """Record a send that is over, so a crash can repeat at most the calls in flight."""

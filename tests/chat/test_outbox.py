@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from bot.outbox_journal import OutboxJournal
+from bot.outbox_journal import OutboxJournal, Outcome
 from bot.runtime import make_transport
 from bot.sandbox.server import BotApiServer, Fault
 from bot.sender import Pacer, Sender, SendLimits
@@ -170,6 +171,23 @@ async def test_journal_carries_marks_across_a_kill(
     assert {r.chat_id: r.message_id for r in rows} == {s.chat_id: s.message_id for s in server.sent}
     assert all(r.sent_at for r in rows)
     assert path.read_text() == ""
+
+
+def test_journal_keeps_marks_recorded_while_others_were_written(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.journal"
+    journal = OutboxJournal(path)
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    journal.record(Outcome(1, at, 11))
+    journal.record(Outcome(2, at, 12))
+    applied = list(journal.pending)
+    # A call lands while the first two marks are being written to the database.
+    journal.record(Outcome(3, at, 13))
+    journal.forget(applied)
+    assert journal.ids == {3}
+    journal.record(Outcome(4, at, 14))
+    journal.close()
+    # A restarted sender still counts the two the database does not hold yet as sent.
+    assert OutboxJournal(path).ids == {3, 4}
 
 
 async def test_author_of_an_undeliverable_notice_is_told(
