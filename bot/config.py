@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # counts as unknown.
     send_in_flight: int = Field(16, ge=1, le=100, alias="LINZHANG_SEND_IN_FLIGHT")
     send_deadline: float = Field(10.0, gt=0, le=120, alias="LINZHANG_SEND_DEADLINE")
+    # /healthz and /metrics while polling ("off": none); in webhook mode the webhook serves them.
+    health_listen: str = Field("127.0.0.1:9464", alias="LINZHANG_HEALTH_LISTEN")
+    log_format: Literal["text", "json"] = Field("text", alias="LINZHANG_LOG_FORMAT")
     # No setting for the outbox journal: it belongs to the database, not to a process (see
     # Runtime._journal); one named per process let a new leader resend what the last one sent.
 

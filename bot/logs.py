@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import quote
 
+from pythonjsonlogger.json import JsonFormatter
+
 # The bot-id:secret shape of a token, also with its colon percent-encoded as in a URL.
 TOKEN = re.compile(r"\d{5,}(?::|%3[Aa])[A-Za-z0-9_-]{20,}")
 
@@ -229,11 +231,21 @@ def add_filters(
     handler.addFilter(Redact(secrets))
 
 
-def configure(level: int = logging.INFO, secrets: tuple[str, ...] = ()) -> None:
-    """Log to stderr through the filters; quiet the HTTP libraries' request lines."""
+def configure(
+    level: int = logging.INFO, secrets: tuple[str, ...] = (), *, as_json: bool = False
+) -> None:
+    """Log to stderr through the filters, as text or one JSON object per line; quiet the HTTP
+    libraries' request lines."""
     handler = _Stderr()
     add_filters(handler, secrets)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

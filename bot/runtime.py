@@ -13,10 +13,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
 
 from bot.commands import publish_commands, publish_personal_menus
 from bot.config import Settings
+from bot.health import add_health
 from bot.ingress import poll
+from bot.metrics import FIRINGS, LEADER
 from bot.outbox_journal import OutboxJournal
 from bot.sender import Sender, SendLimits
 from bot.transport import ALLOWED_UPDATES, Transport
@@ -111,6 +119,7 @@ class Runtime:
         if webhook:
             site_runner = await self._start_webhook(worker.arrived.set)
         else:
+            site_runner = await self._start_health()
             await self.transport.call("deleteWebhook", {})
             polling = partial(poll, self.store, self.transport, worker.arrived.set, self.stop)
             tasks.append(asyncio.create_task(self._led("poll", polling), name="poll"))
@@ -140,6 +149,7 @@ class Runtime:
         try:
             while not self.stop.is_set():
                 if await leader.try_acquire():
+                    LEADER.labels(name).set(1)
                     try:
                         await job()
                         return
@@ -148,6 +158,8 @@ class Runtime:
                         # step down, and lead it again after the pause below.
                         log.exception("%s stopped unexpectedly; starting it again", name)
                         await leader.release()
+                    finally:
+                        LEADER.labels(name).set(0)
                 try:
                     async with asyncio.timeout(LEADER_RETRY_SECONDS):
                         await self.stop.wait()
@@ -169,6 +181,7 @@ class Runtime:
 
     async def _schedule(self) -> None:
         jobs = start_jobs(self.store, Desk(self.settings.zone, self.settings.language))
+        jobs.add_listener(_count_firing, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         try:
             await self.stop.wait()
         finally:
@@ -212,6 +225,7 @@ class Runtime:
             arrived,
             urlsplit(url).path or "/",
         )
+        add_health(app, self.store)
         runner = await serve(app, listen(settings.webhook_listen))
         try:
             await self.transport.call(
@@ -223,3 +237,25 @@ class Runtime:
             await runner.cleanup()
             raise
         return runner
+
+    async def _start_health(self) -> web.AppRunner | None:
+        """Serve /healthz and /metrics on a local port while polling (the webhook has them)."""
+        address = self.settings.health_listen
+        if address == "off":
+            return None
+        app = web.Application()
+        add_health(app, self.store)
+        try:
+            return await serve(app, listen(address))
+        except OSError as error:
+            # Another bot on this machine has the port: it answers for its own process only.
+            log.warning("health endpoint not started on %s: %s", address, error.strerror)
+            return None
+
+
+def _count_firing(event: JobEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        outcome = "missed"
+    else:
+        outcome = "failed" if getattr(event, "exception", None) is not None else "ran"
+    FIRINGS.labels(event.job_id, outcome).inc()

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from bot.metrics import SENDS
 from bot.outbox_journal import OutboxJournal, Outcome
 from bot.transport import Migrated, Permanent, RetryAfter, Transient, Transport
 from handlers.delivery import undelivered
@@ -254,30 +255,37 @@ class Sender:
             async with asyncio.timeout(self.limits.deadline):
                 result = await self.transport.call(method, params)
         except TimeoutError:
+            SENDS.labels(message.method, "unknown").inc()
             await self._unknown(message)
             return
         except RetryAfter as error:
+            SENDS.labels(message.method, "retry_after").inc()
             self.pacer.hold(message.chat_id, time.monotonic() + error.seconds)
             await self._retry(message.id, error.seconds, str(error))
             return
         except Transient as error:
             # One line, the same for every failure alike, so repeats can be counted.
             log.warning("%s failed: %s; retrying", message.method, error)
+            SENDS.labels(message.method, "transient").inc()
             await self._retry(message.id, _backoff(message.attempts), f"transient: {error}")
             return
         except Migrated as error:
+            SENDS.labels(message.method, "migrated").inc()
             await self._migrated(message, error.new_chat_id)
             return
         except Permanent as error:
             log.warning("chat %s refuses messages for good: %s", message.chat_id, error)
+            SENDS.labels(message.method, "permanent").inc()
             await self._failed(message, str(error))
             return
         except Exception as error:
             # Not a failure the adapter knows: retried like a transient one, so one message
             # cannot stop the others.
             log.exception("%s raised; retrying", message.method)
+            SENDS.labels(message.method, "error").inc()
             await self._retry(message.id, _backoff(message.attempts), type(error).__name__)
             return
+        SENDS.labels(method, "sent").inc()
         message_id = getattr(result, "message_id", None)
         if message_id is None and isinstance(result, dict):
             message_id = result.get("message_id")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.metrics import HANDLE_SECONDS, UPDATES
 from bot.transport import Transport
 from handlers.batch import Batch, ChatAdmins
 from handlers.context import ChatApi, Context
@@ -155,6 +157,10 @@ class Worker:
             await mark_handled(session, [row.id for row, _ in todo if row.id not in failed])
             for row_id, why in failed.items():
                 await mark_handled(session, [row_id], why)
+        # Counted once committed: a batch run again update by update counts once.
+        UPDATES.labels("handled").inc(len(todo) - len(failed))
+        if failed:
+            UPDATES.labels("failed").inc(len(failed))
         return len(todo)
 
     async def _one(self, session: AsyncSession, batch: Batch, event: Event) -> None:
@@ -163,7 +169,9 @@ class Worker:
             raise event
         if event is None:
             return
+        started = time.perf_counter()
         replies = await self.router.handle(session, event, self.ctx, batch)
+        HANDLE_SECONDS.observe(time.perf_counter() - started)
         enqueue(session, replies, event.user_id, answering=event.chat_id)
 
     async def _isolated(

@@ -223,3 +223,12 @@ async def undelivered(session: AsyncSession) -> int:
     """How many messages wait to be sent (sends still in the journal count)."""
     query = select(func.count()).select_from(OutboxMessage).where(_pending(OutboxMessage))
     return int(await session.scalar(query) or 0)
+
+
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many messages wait to be sent, and when the oldest of them was written."""
+    query = select(func.count(), func.min(OutboxMessage.created_at)).where(
+        _pending(OutboxMessage)
+    )
+    count, oldest = (await session.execute(query)).one()
+    return int(count), oldest

@@ -39,7 +39,10 @@ def run_command(
         fail("run.webhook_settings")
     token = settings.telegram_bot_token.get_secret_value()
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-    configure(secrets=(token, secret, settings.database_url.get_secret_value()))
+    configure(
+        secrets=(token, secret, settings.database_url.get_secret_value()),
+        as_json=settings.log_format == "json",
+    )
 
     async def go() -> None:
         from bot.runtime import Runtime, make_transport, settle_garbage_collector

@@ -98,6 +98,7 @@ async def running_bot(
     limits: SendLimits | None = None,
     database_url: str | None = None,
     seeder: Callable[[Store, BotApiServer], Awaitable[tuple[dict[str, str], str]]] | None = None,
+    health: str = "off",
 ) -> AsyncIterator[Harness]:
     server = BotApiServer(TOKEN, BOT)
     url = await server.start()
@@ -114,6 +115,7 @@ async def running_bot(
         TELEGRAM_BOT_TOKEN=SecretStr(TOKEN),
         TELEGRAM_API_URL=url,
         LINZHANG_RUNTIME=runtime_name,
+        LINZHANG_HEALTH_LISTEN=health,
     )
     runtime = Runtime(
         store,

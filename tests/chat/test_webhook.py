@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
@@ -184,6 +185,13 @@ async def test_runtime_in_webhook_mode_answers(tmp_path: Path, runtime_name: str
         assert server.webhook_url == f"http://127.0.0.1:{port}/telegram"
         assert server.webhook_secret == SECRET
         assert not any(m.lower() == "getupdates" for _, m, _ in server.requests)
+        # The webhook's server answers for the process's health too.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200
+                assert (await response.json())["database"] == "ok"
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert "linzhang_updates_handled_total" in await response.text()
     finally:
         runtime.stop.set()
         await asyncio.wait_for(task, 10)
