@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # /healthz and /metrics while polling ("off": none); in webhook mode the webhook serves them.
     health_listen: str = Field("127.0.0.1:9464", alias="LINZHANG_HEALTH_LISTEN")
     log_format: Literal["text", "json"] = Field("text", alias="LINZHANG_LOG_FORMAT")
+    # Days after a resident leaves (bound to no household, no role) before their data is erased.
+    retention_days: int = Field(180, ge=1, alias="LINZHANG_RETENTION_DAYS")
     # No setting for the outbox journal: it belongs to the database, not to a process (see
     # Runtime._journal); one named per process let a new leader resend what the last one sent.
 

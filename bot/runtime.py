@@ -7,7 +7,7 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -180,7 +180,11 @@ class Runtime:
                 sender.journal.close()
 
     async def _schedule(self) -> None:
-        jobs = start_jobs(self.store, Desk(self.settings.zone, self.settings.language))
+        jobs = start_jobs(
+            self.store,
+            Desk(self.settings.zone, self.settings.language),
+            timedelta(days=self.settings.retention_days),
+        )
         jobs.add_listener(_count_firing, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         try:
             await self.stop.wait()

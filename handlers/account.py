@@ -53,6 +53,8 @@ async def me(turn: Turn) -> list[Reply]:
         choices.append(("profile.leave", {"resident": resident_id}))
         leave = say("chat.me_button_leave_of", place=place(building, unit, room))
         labels.append(leave if len(homes) > 1 else say("chat.me_button_leave"))
+    choices.append(("privacy.export", {}))
+    labels.append(say("privacy.export_button"))
     tokens = button.issue(session, event.user_id, event.chat_id, choices)
     rows = [[Button(label, token)] for label, token in zip(labels, tokens, strict=True)]
     return [turn.answer_text("\n".join(lines), rows)]

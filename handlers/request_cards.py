@@ -21,6 +21,7 @@ from models import button
 from models.estate_settings import mediation_venue
 from models.mediation import Mediation, mediation_of
 from models.person import Person
+from models.privacy import note_access
 from models.registry import Household
 from models.request import (
     DECIDING,
@@ -184,6 +185,8 @@ async def cards(
         # The description is on the card already; anything said with a step is its reason.
         reason = "" if change is None or change.action == "filed" else reason_text(change, say)
         replies.append(await make(session, request, user, say, desk, reason))
+        # The card names the resident and their household: a look at personal data, on record.
+        note_access(session, f"user:{user}", [request.filed_by], "request_card")
     return replies
 
 

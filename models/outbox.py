@@ -227,8 +227,6 @@ async def undelivered(session: AsyncSession) -> int:
 
 async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
     """How many messages wait to be sent, and when the oldest of them was written."""
-    query = select(func.count(), func.min(OutboxMessage.created_at)).where(
-        _pending(OutboxMessage)
-    )
+    query = select(func.count(), func.min(OutboxMessage.created_at)).where(_pending(OutboxMessage))
     count, oldest = (await session.execute(query)).one()
     return int(count), oldest

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from handlers.request_cards import Desk
+from models.base import utcnow
 from models.store import Store
 from scheduler.deadlines import check_deadlines
+from scheduler.retention import erase_departed
 
 DEADLINE_CHECK_SECONDS = 60
 
 
-def start_jobs(store: Store, desk: Desk) -> AsyncIOScheduler:
+def start_jobs(
+    store: Store, desk: Desk, retention: timedelta = timedelta(days=180)
+) -> AsyncIOScheduler:
     """Start the jobs; the caller shuts the scheduler down when the bot stops."""
     scheduler = AsyncIOScheduler(timezone=desk.zone)
     scheduler.add_job(
@@ -24,5 +30,18 @@ def start_jobs(store: Store, desk: Desk) -> AsyncIOScheduler:
         coalesce=True,
         max_instances=1,
     )
+    scheduler.add_job(
+        _erase_departed,
+        "cron",
+        hour=3,
+        args=(store, retention),
+        id="retention",
+        coalesce=True,
+        max_instances=1,
+    )
     scheduler.start()
     return scheduler
+
+
+async def _erase_departed(store: Store, retention: timedelta) -> None:
+    await erase_departed(store, retention, utcnow())

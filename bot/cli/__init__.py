@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli import calendar, cards, chat, db, deadlines, people, report, roles, roster
+from bot.cli import calendar, cards, chat, db, deadlines, people, privacy, report, roles, roster
 from bot.cli.common import language
 from texts import t
 
@@ -26,6 +26,7 @@ cards.register(app)
 chat.register(app)
 report.register(app)
 people.register(app)
+privacy.register(app)
 
 
 def main() -> None:

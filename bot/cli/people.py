@@ -15,6 +15,7 @@ from handlers.outgoing import enqueue
 from models.estate_settings import set_mediation_venue
 from models.membership import members, remove
 from models.person import Person, Resident
+from models.privacy import note_access
 from models.profile import set_name, set_phone
 from models.scope import find_estate, resolve_household
 from texts import t
@@ -77,7 +78,7 @@ def list_command(
     estate_name: EstateOpt, building: BuildingOpt, room: RoomOpt, unit: UnitOpt = ""
 ) -> None:
     async def go() -> None:
-        async with open_store() as store, store.read() as session:
+        async with open_store() as store, store.write() as session:
             household = await resolve_household(session, estate_name, building, unit, room)
             rows = (
                 await session.execute(
@@ -88,6 +89,7 @@ def list_command(
                 )
             ).all()
             label = await household_label(session, household)
+            note_access(session, ACTOR, [user_id for user_id, _, _ in rows], "residents_list")
         if not rows:
             say("cli.residents.none", household=label)
             return
