@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 MENU_REFRESH_SECONDS = 600
 # How often a process that does not lead a job looks whether the leader has gone.
 LEADER_RETRY_SECONDS = 5
+# How often a leader makes sure its lock's connection is still there.
+LEADER_CHECK_SECONDS = 2.0
 # How long a stopping bot lets the message in flight finish.
 STOP_GRACE_SECONDS = 10
 
@@ -151,15 +153,16 @@ class Runtime:
                 if await leader.try_acquire():
                     LEADER.labels(name).set(1)
                     try:
-                        await job()
-                        return
+                        if await _while_leading(leader, job):
+                            return
+                        log.warning("%s: lost the lead (the database connection dropped)", name)
                     except Exception:
                         # A job that dies must not leave the deployment without it: log,
                         # step down, and lead it again after the pause below.
                         log.exception("%s stopped unexpectedly; starting it again", name)
-                        await leader.release()
                     finally:
                         LEADER.labels(name).set(0)
+                    await leader.release()
                 try:
                     async with asyncio.timeout(LEADER_RETRY_SECONDS):
                         await self.stop.wait()
@@ -255,6 +258,26 @@ class Runtime:
             # Another bot on this machine has the port: it answers for its own process only.
             log.warning("health endpoint not started on %s: %s", address, error.strerror)
             return None
+
+
+async def _while_leading(leader: Leader, job: Callable[[], Awaitable[None]]) -> bool:
+    """Run the job while the lead holds; True if it ended, False if the lead was lost."""
+    working = asyncio.ensure_future(job())
+    watching = asyncio.ensure_future(leader.watch(LEADER_CHECK_SECONDS))
+    try:
+        await asyncio.wait([working, watching], return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        working.cancel()
+        await asyncio.gather(working, return_exceptions=True)
+        raise
+    finally:
+        watching.cancel()
+    if working.done():
+        working.result()  # a failure is raised here, for the caller to log
+        return True
+    working.cancel()
+    await asyncio.gather(working, return_exceptions=True)
+    return False
 
 
 def _count_firing(event: JobEvent) -> None:

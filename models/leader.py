@@ -14,6 +14,7 @@ went out twice.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import zlib
@@ -55,11 +56,34 @@ class Leader:
         await connection.close()
         return False
 
+    async def watch(self, every: float) -> None:
+        """Return when the lead is lost: the connection holding the lock no longer answers.
+
+        PostgreSQL drops an advisory lock with its session; a leader whose connection was cut
+        (a restart, a proxy, pg_terminate_backend) would lead on, beside the next one.
+        """
+        while True:
+            await asyncio.sleep(every)
+            if self._connection is None:
+                return
+            try:
+                async with asyncio.timeout(every):
+                    await self._connection.execute(text("SELECT 1"))
+                    await self._connection.commit()
+            except Exception:
+                return
+
     async def release(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
-            await connection.close()
+            try:
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": self._key}
+                )
+                await connection.close()
+            except Exception:
+                # The connection is gone, and the lock with it.
+                await connection.invalidate()
         if self._file is not None:
             descriptor, self._file = self._file, None
             os.close(descriptor)  # closing drops the flock
