@@ -44,6 +44,27 @@ ASK_SECONDS = 5.0
 Event = Incoming | Exception | None
 
 
+def _in_chat_order(
+    pending: list[Pending], events: list[Event], claimed: set[int]
+) -> list[tuple[Pending, Event]]:
+    """The claimed updates this worker may handle now: none whose chat has an earlier update
+    another worker holds, so one chat's updates are handled in order and never two at once.
+
+    Every update still waiting when the batch was read, and earlier than any of it, is in it
+    (updates are read oldest first and never return to waiting), so the batch alone tells.
+    """
+    elsewhere: set[int] = set()
+    mine = []
+    for row, event in zip(pending, events, strict=True):
+        chat = event.chat_id if isinstance(event, Incoming) else None
+        if row.id not in claimed:
+            if chat is not None:
+                elsewhere.add(chat)
+        elif chat is None or chat not in elsewhere:
+            mine.append((row, event))
+    return mine
+
+
 def _people(event: Event) -> set[int]:
     """Whose update this is: the sender, and anyone it says joined a group."""
     if not isinstance(event, Incoming):
@@ -118,8 +139,7 @@ class Worker:
             claimed = await claim_updates(
                 session, [row.id for row in pending], lock=not self.store.sqlite
             )
-            todo = [(row, event) for row, event in zip(pending, events, strict=True)]
-            todo = [(row, event) for row, event in todo if row.id in claimed]
+            todo = _in_chat_order(pending, events, claimed)
             batch = Batch(session, admins, self.ctx.today())
             incoming = [event for _, event in todo if isinstance(event, Incoming)]
             await batch.prefetch(incoming)

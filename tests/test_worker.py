@@ -7,6 +7,7 @@ import asyncio
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from bot.ptb_adapter import PtbTransport
@@ -201,3 +202,36 @@ def test_two_flows_cannot_claim_the_same_command() -> None:
         assert "tally" in str(error)
     else:
         raise AssertionError("a command declared twice was accepted")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_chat_whose_earlier_update_another_worker_holds_waits(store: Store) -> None:
+    """Two workers on PostgreSQL: while one holds a chat's first update, the other handles
+    other chats' updates but not that chat's second, which would overtake the first."""
+    await _store_texts(
+        store, [(GOOD, "/cancel", "zh-hans"), (GOOD, "/help", "zh-hans"), (BAD, "/help", "zh-hans")]
+    )
+    worker = Worker(store, _transport(), CTX, asyncio.Event(), Router())
+    async with store.write() as other:
+        # The other worker's claim: the first update, locked until its transaction ends.
+        await other.execute(
+            select(InboxUpdate.id).where(InboxUpdate.update_id == 1).with_for_update()
+        )
+        await worker.run_once()
+        async with store.read() as session:
+            handled = {
+                u.update_id: u.handled_at is not None
+                for u in await session.scalars(select(InboxUpdate))
+            }
+        assert handled == {1: False, 2: False, 3: True}
+    await worker.run_once()
+    async with store.read() as session:
+        answers = [
+            m.params["text"]
+            for m in await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.chat_id == GOOD)
+                .order_by(OutboxMessage.id)
+            )
+        ]
+    assert answers[0] == "当前没有进行中的操作。" and answers[1].startswith("您可以使用")
