@@ -95,6 +95,12 @@ class Request(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # For the district's rates: when it was first signed and resolved, and whether in time
+    # (before the deadline of that step, as it stood then).
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signed_in_time: Mapped[bool | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_in_time: Mapped[bool | None] = mapped_column()
     # Which step the deadline is for: sign, resolve, decide or confirm.
     deadline_step: Mapped[str] = mapped_column(String(16), default="sign")
     # Bumped by every transition: of two handlers acting at once, one wins (see claim()).

@@ -210,6 +210,9 @@ async def sign(session: AsyncSession, request: Request, actor: int, clock: Clock
     """签收: the handler takes the request; of two at once, one wins."""
     await _must_work(session, request, actor, clock, (State.SUBMITTED,))
     before = State(request.state)
+    if request.signed_at is None:
+        request.signed_at = clock.now
+        request.signed_in_time = _in_time(request, clock)
     request.state = State.SIGNED.value
     request.handler_user_id = actor
     if request.kind == RequestKind.DISPUTE.value:
@@ -265,6 +268,8 @@ async def resolve(
     working = (State.SIGNED, State.IN_PROGRESS, State.REOPENED)
     await _must_work(session, request, actor, clock, working)
     before = State(request.state)
+    request.resolved_at = clock.now
+    request.resolved_in_time = _in_time(request, clock)
     request.state = State.RESOLVED.value
     _due(request, await _deadline(session, request, Step.CONFIRM, None, clock), "confirm")
     return await _commit_change(session, request, actor, "resolved", note, before)
@@ -443,6 +448,11 @@ def _route(
     request.handler_user_id = handler
     request.force = force
     _due(request, deadline, step)
+
+
+def _in_time(request: Request, clock: Clock) -> bool:
+    """Whether the step is done by the deadline it has now (none: nothing to be late for)."""
+    return request.deadline_at is None or clock.now <= request.deadline_at
 
 
 def _due(request: Request, deadline: datetime | None, step: str) -> None:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bot.cli.common import language, open_store, run, say
-from models.request_counts import counters, estates_in
+from bot.cli.common import fail, language, load_settings, open_store, run
+from bot.figures_out import as_json, as_table, as_xlsx
+from models.figures import Unit, parse_period, report
 from models.scope import resolve_scope
 from texts import t
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    XLSX = "xlsx"
 
 
 def register(app: typer.Typer) -> None:
@@ -18,19 +29,37 @@ def register(app: typer.Typer) -> None:
         scope: Annotated[
             str | None, typer.Option("--scope", help=t("cli.report.scope.help", language()))
         ] = None,
+        period: Annotated[
+            str | None, typer.Option("--period", help=t("cli.report.period.help", language()))
+        ] = None,
+        form: Annotated[
+            Format, typer.Option("--format", help=t("cli.report.format.help", language()))
+        ] = Format.TABLE,
+        out: Annotated[
+            Path | None, typer.Option("--out", help=t("cli.report.out.help", language()))
+        ] = None,
     ) -> None:
+        zone = load_settings().zone
+        today = datetime.now(zone).date()
+        try:
+            when = parse_period(period or str(today.year), today)
+        except ValueError:
+            fail("cli.report.bad_period", value=period)
+        if form is Format.XLSX and out is None:
+            fail("cli.report.needs_out")
+
         async def go() -> None:
             async with open_store() as store, store.read() as session:
                 where = await resolve_scope(session, scope) if scope else None
-                estates = await estates_in(session, where) if where else None
-                found = await counters(session, estates)
-            say(
-                "cli.report.figures",
-                scope=str(where) if where else t("cli.report.district", language()),
-                opinions=found.opinions_collected,
-                disputes=found.disputes_mediated,
-                services=found.services_resolved,
-                households=found.households_linked,
-            )
+                unit = Unit(where.kind.value, where.id, where.spoken) if where else None
+                found = await report(session, unit, when, zone)
+            if form is Format.JSON:
+                typer.echo(json.dumps(as_json(found), ensure_ascii=False, indent=2))
+            elif form is Format.XLSX:
+                assert out is not None
+                as_xlsx(found, language(), out)
+                typer.echo(t("cli.report.written", language(), path=out))
+            else:
+                typer.echo(as_table(found, language()))
 
         run(go())
