@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
+from PIL import Image
 from sqlalchemy import update
 
+from bot.figures_chart import chart
 from models.contact_card import ContactCard, cards_for
 from models.figures import Period, Unit, parse_period, report
 from models.registry import Household
@@ -147,3 +151,21 @@ def test_periods() -> None:
     assert parse_period("2026-02", today).last == date(2026, 2, 28)
     assert parse_period("week", today) == Period(date(2026, 11, 27), today)
     assert parse_period("2026-11-01..2026-11-15", today).last == date(2026, 11, 15)
+
+
+async def test_the_chart_draws_chinese_not_boxes(store: Store, cli: Cli, tmp_path: Path) -> None:
+    await _district(store)
+    async with store.read() as session:
+        district = await report(session, None, SEPTEMBER, ZONE)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawn = chart(district, "zh_CN")
+    # matplotlib warns for every character its font has no glyph for (it draws a box).
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing[:3]
+    image = Image.open(io.BytesIO(drawn))
+    assert image.format == "PNG" and image.width >= 600
+    path = tmp_path / "figures.png"
+    written = cli("report", "--period", "2026-09", "--format", "png", "--out", str(path))
+    assert written.exit_code == 0, written.output
+    assert Image.open(path).format == "PNG"

@@ -21,6 +21,7 @@ class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
     XLSX = "xlsx"
+    PNG = "png"
 
 
 def register(app: typer.Typer) -> None:
@@ -39,13 +40,14 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help=t("cli.report.out.help", language()))
         ] = None,
     ) -> None:
-        zone = load_settings().zone
+        settings = load_settings()
+        zone = settings.zone
         today = datetime.now(zone).date()
         try:
             when = parse_period(period or str(today.year), today)
         except ValueError:
             fail("cli.report.bad_period", value=period)
-        if form is Format.XLSX and out is None:
+        if form in (Format.XLSX, Format.PNG) and out is None:
             fail("cli.report.needs_out")
 
         async def go() -> None:
@@ -58,6 +60,12 @@ def register(app: typer.Typer) -> None:
             elif form is Format.XLSX:
                 assert out is not None
                 as_xlsx(found, language(), out)
+                typer.echo(t("cli.report.written", language(), path=out))
+            elif form is Format.PNG:
+                from bot.figures_chart import chart  # matplotlib only when drawing
+
+                assert out is not None
+                out.write_bytes(chart(found, language(), settings.cjk_font))
                 typer.echo(t("cli.report.written", language(), path=out))
             else:
                 typer.echo(as_table(found, language()))
