@@ -62,6 +62,9 @@ class Leader:
         PostgreSQL drops an advisory lock with its session; a leader whose connection was cut
         (a restart, a proxy, pg_terminate_backend) would lead on, beside the next one.
         """
+        if self._file is not None:
+            # A file lock lasts as long as this process: nothing to lose.
+            await asyncio.Event().wait()
         while True:
             await asyncio.sleep(every)
             if self._connection is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from models.leader import Leader
@@ -44,3 +45,17 @@ async def test_one_leader_whatever_path_names_the_file(tmp_path: Path) -> None:
     finally:
         for store in stores:
             await store.dispose()
+
+
+async def test_a_file_lock_is_never_lost_while_the_process_lives(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'lead.db'}")
+    leader = Leader(store, "sender")
+    assert await leader.try_acquire()
+    watching = asyncio.create_task(leader.watch(0.01))
+    # Many of its checks pass; a watch that ended would say the lead was lost.
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+    assert not watching.done()
+    watching.cancel()
+    await leader.release()
+    await store.dispose()
