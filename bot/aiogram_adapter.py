@@ -21,7 +21,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
-from aiogram.types import Update
+from aiogram.types import BufferedInputFile, Update
 from pydantic import ValidationError
 
 from bot import transport
@@ -83,6 +83,7 @@ class AiogramTransport:
         kind = getattr(methods, method[0].upper() + method[1:], None)
         if kind is None:
             raise transport.Permanent(f"unknown method {method}")
+        params = transport.with_uploads(params, _upload)
         try:
             request = _raw(kind).model_validate(params)
         except ValidationError as error:
@@ -132,3 +133,7 @@ def _raw(kind: type[TelegramMethod[Any]]) -> type[TelegramMethod[Any]]:
     aiogram's models for them only to take them apart again cost a third of the adapter's time.
     """
     return type(f"Raw{kind.__name__}", (kind,), {"__returning__": Any, "__module__": __name__})
+
+
+def _upload(data: bytes, filename: str) -> BufferedInputFile:
+    return BufferedInputFile(data, filename=filename)

@@ -9,7 +9,7 @@ from typing import Any
 # Opt in to PTB's coming timedelta retry_after now, instead of a deprecation warning per 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from telegram import Bot, Update
+from telegram import Bot, InputFile, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -73,6 +73,7 @@ class PtbTransport:
         return list(result)
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
+        params = transport.with_uploads(params, _input_file)
         try:
             return await self._request(method, params)
         except RetryAfter as error:
@@ -108,6 +109,10 @@ def _transient(error: TelegramError) -> transport.Transient:
     if isinstance(error, Conflict):
         return transport.Transient(error.message, 409)
     return transport.Transient(error.message)
+
+
+def _input_file(data: bytes, filename: str) -> InputFile:
+    return InputFile(data, filename=filename)
 
 
 def _seconds(value: Any) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from handlers.events import Incoming
@@ -72,3 +74,14 @@ class Transport(Protocol):
         ...
 
     async def is_chat_admin(self, chat_id: int, user_id: int) -> bool: ...
+
+
+def with_uploads(params: dict[str, Any], upload: Callable[[bytes, str], Any]) -> dict[str, Any]:
+    """Turn the files a message carries (stored as base64 in the outbox) into the adapter's
+    upload objects."""
+    found = {
+        key: upload(base64.b64decode(value["upload"]), str(value.get("filename", "file")))
+        for key, value in params.items()
+        if isinstance(value, dict) and "upload" in value
+    }
+    return {**params, **found} if found else params

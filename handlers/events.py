@@ -82,6 +82,8 @@ class Reply:
     # A message the bot keeps editing (a live count): the first reply with a key is sent,
     # later ones edit that message, and of several waiting only the newest goes out.
     edit_key: str | None = None
+    # A picture (PNG) sent with `text` as its caption.
+    photo: bytes | None = None
 
 
 def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None) -> Reply:

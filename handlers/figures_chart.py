@@ -18,7 +18,7 @@ matplotlib.use("Agg")  # no screen: draw to memory
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from bot.figures_out import unit_name
+from handlers.figures_out import unit_name
 from models.figures import Report
 from texts import t
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from typing import Any
 
@@ -59,7 +60,7 @@ def outbox_rows(
 
 def split(reply: Reply) -> list[Reply]:
     """Cut a text over Telegram's limit at line breaks; the buttons go with the last part."""
-    if len(reply.text) <= MAX_TEXT or reply.callback_id is not None:
+    if len(reply.text) <= MAX_TEXT or reply.callback_id is not None or reply.photo is not None:
         return [reply]
     if reply.edit_message_id is not None:
         return [replace(reply, text=reply.text[: MAX_TEXT - 1] + "…")]
@@ -82,6 +83,10 @@ def bot_api_call(reply: Reply) -> tuple[str, dict[str, Any]]:
     """Describe a reply as a Bot API method and its parameters."""
     if reply.callback_id is not None:
         return "answerCallbackQuery", {"callback_query_id": reply.callback_id, "text": reply.text}
+    if reply.photo is not None:
+        # Stored as text like every parameter; the adapter uploads the bytes.
+        upload = {"upload": base64.b64encode(reply.photo).decode(), "filename": "chart.png"}
+        return "sendPhoto", {"chat_id": reply.chat_id, "photo": upload, "caption": reply.text}
     params: dict[str, Any] = {"chat_id": reply.chat_id, "text": reply.text}
     if reply.buttons:
         params["reply_markup"] = {

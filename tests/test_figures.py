@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import update
 
-from bot.figures_chart import chart
+from handlers.figures_chart import chart
 from models.contact_card import ContactCard, cards_for
 from models.figures import Period, Unit, parse_period, report
 from models.registry import Household

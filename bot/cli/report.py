@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import fail, language, load_settings, open_store, run
-from bot.figures_out import as_json, as_table, as_xlsx
+from handlers.figures_out import as_json, as_table, as_xlsx
 from models.figures import Unit, parse_period, report
 from models.scope import resolve_scope
 from texts import t
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 as_xlsx(found, language(), out)
                 typer.echo(t("cli.report.written", language(), path=out))
             elif form is Format.PNG:
-                from bot.figures_chart import chart  # matplotlib only when drawing
+                from handlers.figures_chart import chart  # matplotlib only when drawing
 
                 assert out is not None
                 out.write_bytes(chart(found, language(), settings.cjk_font))

@@ -100,6 +100,8 @@ class Sent:
     reply_markup: dict[str, Any] | None
     method: str
     at: float
+    # A photo's or document's bytes, as uploaded.
+    file: bytes | None = None
 
     def buttons(self) -> list[dict[str, Any]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
@@ -508,8 +510,12 @@ class BotApiServer:
 
     async def api_sendphoto(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
+        photo = params.get("photo")
+        if not isinstance(photo, bytes | bytearray) or not photo:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
         self._limit(chat)
-        return await self._store(chat, str(params.get("caption", "")), _markup(params), "sendPhoto")
+        caption = str(params.get("caption", ""))
+        return await self._store(chat, caption, _markup(params), "sendPhoto", file=bytes(photo))
 
     async def api_senddocument(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
@@ -638,9 +644,10 @@ class BotApiServer:
         markup: dict[str, Any] | None,
         method: str,
         edited: Sent | None = None,
+        file: bytes | None = None,
     ) -> dict[str, Any]:
         message_id = edited.message_id if edited else next(self._message_ids[chat.id])
-        sent = Sent(chat.id, message_id, text, markup, method, time.time())
+        sent = Sent(chat.id, message_id, text, markup, method, time.time(), file)
         async with self._new_sent:
             self.sent.append(sent)
             self._new_sent.notify_all()
@@ -693,6 +700,11 @@ async def _params(request: web.Request) -> dict[str, Any]:
                 params[key] = (
                     value if isinstance(value, str | bytes | bytearray) else value.file.read()
                 )
+    # A file may come under a name of its own, the field naming it as attach://<name>
+    # (aiogram sends every file so; the Bot API takes both).
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            params[key] = params.pop(value.removeprefix("attach://"), value)
     for key in JSON_FIELDS & params.keys():
         if isinstance(params[key], str):
             try:

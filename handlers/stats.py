@@ -1,0 +1,78 @@
+"""/stats: the figures of the unit a secretary or staff member serves, this month, with a chart."""
+
+from __future__ import annotations
+
+import asyncio
+
+from handlers.events import Reply
+from handlers.figures_out import COUNTS, HOURS, RATES, unit_name
+from handlers.flow import Command, Flow, Where
+from handlers.turn import Turn
+from models.figures import LEVELS, Period, Report, Unit, report
+from models.role import Role, live_assignments
+from models.scope import ScopeKind, describe_scope
+
+NAME = "stats"
+# The widest unit a person serves is the one shown.
+SERVES = {
+    Role.STREET_STAFF: ScopeKind.STREET,
+    Role.COMMUNITY_STAFF: ScopeKind.COMMUNITY,
+    Role.SECRETARY: ScopeKind.ESTATE,
+}
+WIDTH = [ScopeKind.STREET, ScopeKind.COMMUNITY, ScopeKind.ESTATE]
+
+
+async def stats(turn: Turn) -> list[Reply]:
+    """Answer with this month's figures of the asker's own unit, and a chart of its parts."""
+    session, ctx, say = turn.session, turn.ctx, turn.say
+    today = ctx.today()
+    held = [
+        a
+        for a in await live_assignments(session, user_id=turn.event.user_id, on=today)
+        if Role(a.role) in SERVES
+    ]
+    if not held:
+        return [turn.answer("stats.none")]
+    widest = min(held, key=lambda a: WIDTH.index(SERVES[Role(a.role)]))
+    scope = await describe_scope(session, ScopeKind(widest.scope_kind), widest.scope_id)
+    unit = Unit(scope.kind.value, scope.id, scope.spoken)
+    found = await report(session, unit, Period(today.replace(day=1), today), ctx.zone)
+    text = _words(found, turn)
+    # matplotlib only when asked (it would cost every process its import), drawn off the loop.
+    from handlers.figures_chart import chart
+
+    picture = await asyncio.to_thread(chart, found, say.language)
+    return [turn.answer_text(text), Reply(turn.event.chat_id, say("stats.chart"), photo=picture)]
+
+
+def _words(found: Report, turn: Turn) -> str:
+    say = turn.say
+    figures = found.total.figures
+    lines = [
+        say(
+            "stats.header",
+            unit=unit_name(found.total, say.language),
+            first=found.period.first,
+            last=found.period.last,
+        )
+    ]
+    for name in (*COUNTS, *RATES, *HOURS):
+        value = getattr(figures, name)
+        if value is None:
+            shown = say("stats.nothing")
+        elif name in RATES:
+            shown = f"{value:.0%}"
+        elif name in HOURS:
+            shown = f"{value:.1f}"
+        else:
+            shown = str(value)
+        lines.append(say("stats.line", name=say(f"figures.{name}"), value=shown))
+    lines.append(say("stats.settled", **{level: figures.settled_at[level] for level in LEVELS}))
+    return "\n".join(lines)
+
+
+ROLES = frozenset(SERVES)
+FLOW = Flow(
+    name=NAME,
+    commands=(Command("stats", stats, roles=ROLES, where=Where.PRIVATE, rank=75),),
+)
