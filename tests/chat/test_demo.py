@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import logging
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.cli.chat import EXAMPLE_ROSTER
-from bot.demo import run_demo
+from bot.demo import TOKEN, run_demo
+from bot.logs import configure
 from models.request import Request, State
 from models.store import Store
 
@@ -40,3 +44,32 @@ async def test_demo_walks_through_registration_binding_and_a_request(
     await store.dispose()
     assert request is not None and request.state == State.CONFIRMED
     assert request.rating == "satisfied" and request.force == "property"
+
+
+@pytest.mark.parametrize("runtime", ["ptb", "aiogram"])
+async def test_the_demo_logs_no_token_phone_or_name(
+    runtime: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Every log line of the whole walk-through, at the level `linzhang run` logs at."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure(level=logging.INFO, secrets=(TOKEN,))
+        await run_demo(tmp_path / "demo.db", EXAMPLE_ROSTER, runtime, "zh_CN", lambda _: None)
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    logged = capfd.readouterr().err
+    assert logged.strip(), "the walk-through logs something, or this test checks nothing"
+    with EXAMPLE_ROSTER.open(encoding="utf-8") as rows:
+        roster = list(csv.DictReader(rows))
+    # The roster's householders and the people the walk-through plays.
+    names = {row["户主"] for row in roster} | {"张主任", "李阿姨", "周书记", "物业小陈", "赵敏"}
+    phones = {re.sub(r"\D", "", row["电话"]) for row in roster if row["电话"]}
+    for line in logged.splitlines():
+        assert TOKEN not in line and TOKEN.split(":")[1] not in line, line
+        assert not [name for name in names if name in line], line
+        digits = re.sub(r"\D", "", line)
+        assert not [phone for phone in phones if phone in digits], line
