@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-
 from models.figures import LEVELS, Figures, Line, Report
 from texts import t
 
@@ -70,6 +68,8 @@ def as_json(report: Report) -> dict[str, Any]:
 
 def as_xlsx(report: Report, language: str, path: Path) -> None:
     """A sheet with a heading row, the unit, then each unit below it; rates as percentages."""
+    from openpyxl import Workbook  # only when a spreadsheet is asked for
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from models.problem import Problem
 from models.store import Store
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config() -> Config:
+    # Alembic is imported when migrating, not by every command that only checks the schema.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "no migrations"
     return head
@@ -32,17 +38,23 @@ def head_revision() -> str:
 async def current_revision(store: Store) -> str | None:
     """Return the revision the database is at, None for an empty database."""
     async with store.engine.connect() as connection:
-        return await connection.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
-        )
+        try:
+            found = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:
+            return None  # no table yet: an empty database
+        return None if found is None else str(found)
 
 
 async def upgrade(store: Store, revision: str = "head") -> None:
     """Migrate the database to a revision, head by default, in one transaction."""
+    from alembic import command
+
     await _run(store, command.upgrade, revision)
 
 
 async def downgrade(store: Store, revision: str) -> None:
+    from alembic import command
+
     await _run(store, command.downgrade, revision)
 
 

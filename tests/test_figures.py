@@ -21,6 +21,7 @@ from models.request import Rating, Request, RequestKind
 from models.request_flow import Clock, agree, file_request, rate, resolve, sign, withdraw
 from models.role import RoleAssignment
 from models.scope import resolve_scope
+from models.simulation import Size
 from models.store import Store
 from models.workdays import WorkCalendar
 from tests.conftest import Cli
@@ -169,3 +170,19 @@ async def test_the_chart_draws_chinese_not_boxes(store: Store, cli: Cli, tmp_pat
     written = cli("report", "--period", "2026-09", "--format", "png", "--out", str(path))
     assert written.exit_code == 0, written.output
     assert Image.open(path).format == "PNG"
+
+
+async def test_a_simulated_district_reports_its_own_size(store: Store, cli: Cli) -> None:
+    done = cli("simulate", "--scale", "0.02", "--year", "2026")
+    assert done.exit_code == 0, done.output
+    size = Size().scaled(0.02)
+    async with store.read() as session:
+        district = await report(session, None, parse_period("2026", date(2027, 1, 1)), ZONE)
+    total = district.total.figures
+    assert total.heads_in_office == size.groups
+    assert total.households_served == total.cards_issued == size.households
+    assert total.opinions_collected == size.opinions
+    assert (total.disputes_mediated, total.services_resolved) == (size.disputes, size.services)
+    assert len(district.parts) == 7  # the streets of Hetang
+    again = cli("simulate", "--scale", "0.02")
+    assert again.exit_code != 0 and "空数据库" in again.output

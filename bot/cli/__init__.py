@@ -6,7 +6,19 @@ import logging
 
 import typer
 
-from bot.cli import calendar, cards, chat, db, deadlines, people, privacy, report, roles, roster
+from bot.cli import (
+    calendar,
+    cards,
+    chat,
+    db,
+    deadlines,
+    people,
+    privacy,
+    report,
+    roles,
+    roster,
+    simulate,
+)
 from bot.cli.common import language
 from texts import t
 
@@ -27,6 +39,7 @@ chat.register(app)
 report.register(app)
 people.register(app)
 privacy.register(app)
+simulate.register(app)
 
 
 def main() -> None:

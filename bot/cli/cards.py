@@ -7,16 +7,17 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.card_pdf import Card, render_cards
 from bot.cli.common import fail, language, load_settings, open_store, run, say
-from bot.fonts import cjk_font
 from models.contact_card import cards_for, deep_link, estate_cards
 from models.scope import find_estate
 from texts import t
+
+if TYPE_CHECKING:
+    from bot.card_pdf import Card
 
 ACTOR = "cli"
 # Telegram's rule for bot usernames.
@@ -68,6 +69,10 @@ def cards(
     today = datetime.now(current.zone).date()
 
     async def go() -> None:
+        # reportlab only for this command: every other one would pay its import.
+        from bot.card_pdf import Card, render_cards
+        from bot.fonts import cjk_font
+
         async with open_store() as store, store.write() as session:
             found = await find_estate(session, estate_name, community or None, f"estate:{estate}")
             households = await estate_cards(session, found, today, building)
