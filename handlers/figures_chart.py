@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # no screen: draw to memory
 
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from handlers.figures_out import unit_name
 from models.figures import Report
@@ -53,6 +54,7 @@ def chart(report: Report, language: str, font: Path | None = None) -> bytes:
         heights = [getattr(line.figures, name) for line in lines]
         positions = [x + (i - 1) * width for x in range(len(lines))]
         axes.bar(positions, heights, width, label=t(f"figures.{name}", language))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts, not fractions
     axes.set_xticks(range(len(lines)), names, fontproperties=prop, rotation=30, ha="right")
     title = t(
         "figures.chart_title",
@@ -63,7 +65,8 @@ def chart(report: Report, language: str, font: Path | None = None) -> bytes:
     )
     axes.set_title(title, fontproperties=prop)
     axes.legend(prop=prop)
-    figure.tight_layout()
+    # Fixed margins: fitting them to the labels (tight_layout) draws the whole figure twice.
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()
