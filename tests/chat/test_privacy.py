@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import BigInteger, Integer, select, text
 
 from models import schema
 from models.base import utcnow
+from models.figures import Period, report
 from models.person import Person, Resident
 from models.privacy import (
     DELETED_WITH_PERSON,
@@ -30,6 +32,7 @@ from tests.conftest import Cli
 from tests.request_world import HEAD1, NAMES, R1, R1B
 
 PHONE = "13812345678"
+ZONE = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(params=["ptb", "aiogram"])
@@ -75,9 +78,11 @@ async def test_export_then_erase_leaves_no_trace_and_the_figures(bot: Harness) -
     assert "芙蓉花园1栋1单元101室" in mine.text and "FRHY-" in mine.text
     await bot.settle()
 
+    year = Period(date(2000, 1, 1), date(2100, 12, 31))
     async with bot.store.read() as session:
         data = await export(session, R1)
         before = await counters(session)
+        figures_before = await report(session, None, year, ZONE)
     assert data is not None and data["person"]["display_name"] == NAMES[R1]
     assert data["person"]["phone"] == PHONE
     assert [r["household_id"] for r in data["tables"]["resident"]]
@@ -99,6 +104,7 @@ async def test_export_then_erase_leaves_no_trace_and_the_figures(bot: Harness) -
             assert f": {R1}," not in shown and f": {R1}}}" not in shown, (table, column)
     async with bot.store.read() as session:
         assert await counters(session) == before
+        assert await report(session, None, year, ZONE) == figures_before
         # The household's other member and the head are untouched.
         assert (await session.get_one(Person, R1B)).display_name == NAMES[R1B]
         assert (await session.get_one(Person, HEAD1)).display_name == NAMES[HEAD1]
