@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from handlers.speech import Voice
 from models.figures import LEVELS, Figures, Line, Report
 from texts import t
 
@@ -96,3 +97,29 @@ def _shown(value: Any, name: str) -> str:
     if name in HOURS:
         return f"{value:.1f}"
     return str(value)
+
+
+def figures_text(report: Report, say: Voice) -> str:
+    """The figures of a report's unit as a message: one line each, then where matters settled."""
+    figures = report.total.figures
+    lines = [
+        say(
+            "stats.header",
+            unit=unit_name(report.total, say.language),
+            first=report.period.first,
+            last=report.period.last,
+        )
+    ]
+    for name in (*COUNTS, *RATES, *HOURS):
+        value = getattr(figures, name)
+        if value is None:
+            shown = say("stats.nothing")
+        elif name in RATES:
+            shown = f"{value:.0%}"
+        elif name in HOURS:
+            shown = f"{value:.1f}"
+        else:
+            shown = str(value)
+        lines.append(say("stats.line", name=say(f"figures.{name}"), value=shown))
+    lines.append(say("stats.settled", **{level: figures.settled_at[level] for level in LEVELS}))
+    return "\n".join(lines)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from handlers.events import Reply
-from handlers.figures_out import COUNTS, HOURS, RATES, unit_name
+from handlers.figures_out import figures_text
 from handlers.flow import Command, Flow, Where
 from handlers.turn import Turn
-from models.figures import LEVELS, Period, Report, Unit, report
+from models.figures import Period, Unit, report
 from models.role import Role, live_assignments
 from models.scope import ScopeKind, describe_scope
 
@@ -37,38 +37,12 @@ async def stats(turn: Turn) -> list[Reply]:
     scope = await describe_scope(session, ScopeKind(widest.scope_kind), widest.scope_id)
     unit = Unit(scope.kind.value, scope.id, scope.spoken)
     found = await report(session, unit, Period(today.replace(day=1), today), ctx.zone)
-    text = _words(found, turn)
+    text = figures_text(found, say)
     # matplotlib only when asked (it would cost every process its import), drawn off the loop.
     from handlers.figures_chart import chart
 
     picture = await asyncio.to_thread(chart, found, say.language)
     return [turn.answer_text(text), Reply(turn.event.chat_id, say("stats.chart"), photo=picture)]
-
-
-def _words(found: Report, turn: Turn) -> str:
-    say = turn.say
-    figures = found.total.figures
-    lines = [
-        say(
-            "stats.header",
-            unit=unit_name(found.total, say.language),
-            first=found.period.first,
-            last=found.period.last,
-        )
-    ]
-    for name in (*COUNTS, *RATES, *HOURS):
-        value = getattr(figures, name)
-        if value is None:
-            shown = say("stats.nothing")
-        elif name in RATES:
-            shown = f"{value:.0%}"
-        elif name in HOURS:
-            shown = f"{value:.1f}"
-        else:
-            shown = str(value)
-        lines.append(say("stats.line", name=say(f"figures.{name}"), value=shown))
-    lines.append(say("stats.settled", **{level: figures.settled_at[level] for level in LEVELS}))
-    return "\n".join(lines)
 
 
 ROLES = frozenset(SERVES)

@@ -10,6 +10,7 @@ from handlers.request_cards import Desk
 from models.base import utcnow
 from models.store import Store
 from scheduler.deadlines import check_deadlines
+from scheduler.figures_week import push_weekly_figures
 from scheduler.retention import erase_departed
 
 DEADLINE_CHECK_SECONDS = 60
@@ -31,6 +32,15 @@ def start_jobs(
         max_instances=1,
     )
     scheduler.add_job(
+        _push_weekly_figures,
+        "cron",
+        minute=5,
+        args=(store, desk),
+        id="weekly_figures",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
         _erase_departed,
         "cron",
         hour=3,
@@ -45,3 +55,7 @@ def start_jobs(
 
 async def _erase_departed(store: Store, retention: timedelta) -> None:
     await erase_departed(store, retention, utcnow())
+
+
+async def _push_weekly_figures(store: Store, desk: Desk) -> None:
+    await push_weekly_figures(store, desk, utcnow())

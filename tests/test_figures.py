@@ -5,17 +5,19 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from handlers.figures_chart import chart
+from handlers.request_cards import Desk
 from models.contact_card import ContactCard, cards_for
 from models.figures import Period, Unit, parse_period, report
+from models.outbox import OutboxMessage
 from models.registry import Household
 from models.request import Rating, Request, RequestKind
 from models.request_flow import Clock, agree, file_request, rate, resolve, sign, withdraw
@@ -24,9 +26,10 @@ from models.scope import resolve_scope
 from models.simulation import Size
 from models.store import Store
 from models.workdays import WorkCalendar
+from scheduler.figures_week import push_weekly_figures
 from tests.conftest import Cli
 from tests.registry_factory import make_estate
-from tests.request_world import HEAD1, R1, R2, R3, build_world
+from tests.request_world import COMMUNITY_STAFF, HEAD1, R1, R2, R3, STREET_STAFF, build_world
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SEPTEMBER = Period(date(2026, 9, 1), date(2026, 9, 30))
@@ -186,3 +189,20 @@ async def test_a_simulated_district_reports_its_own_size(store: Store, cli: Cli)
     assert len(district.parts) == 7  # the streets of Hetang
     again = cli("simulate", "--scale", "0.02")
     assert again.exit_code != 0 and "空数据库" in again.output
+
+
+async def test_monday_figures_reach_community_and_street_staff_once(store: Store) -> None:
+    await _district(store)
+    desk = Desk(ZONE, "zh_CN")
+    assert await push_weekly_figures(store, desk, at(21, 8).now) == 0  # Monday, before nine
+    monday = at(21, 10).now
+    assert await push_weekly_figures(store, desk, monday) == 2  # the community and the street
+    # A second run, a restart, a second process: nothing twice.
+    assert await push_weekly_figures(store, desk, monday + timedelta(hours=1)) == 0
+    async with store.read() as session:
+        sent = {m.chat_id: m.params["text"] for m in await session.scalars(select(OutboxMessage))}
+    assert set(sent) == {COMMUNITY_STAFF, STREET_STAFF}
+    assert sent[COMMUNITY_STAFF].startswith(
+        "【上周统计】\n芙蓉社区 统计（2026-09-14 至 2026-09-20）"
+    )
+    assert "收集社情民意：3" in sent[STREET_STAFF]

@@ -1,4 +1,5 @@
-"""requests remember when they were signed and resolved, and whether in time
+"""requests remember when they were signed and resolved, and whether in time; the weekly
+figures pushed once per unit and week
 
 Revision ID: 0013
 Revises: 0010
@@ -24,9 +25,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("signed_in_time", sa.Boolean()))
         batch.add_column(sa.Column("resolved_at", models.base.UTCDateTime(timezone=True)))
         batch.add_column(sa.Column("resolved_in_time", sa.Boolean()))
+    op.create_table(
+        "figures_push",
+        sa.Column("unit_kind", sa.String(length=16), nullable=False),
+        sa.Column("unit_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("week", sa.Date(), nullable=False),
+        sa.Column("sent_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("unit_kind", "unit_id", "week", name=op.f("pk_figures_push")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("figures_push")
     with op.batch_alter_table("request") as batch:
         batch.drop_column("resolved_in_time")
         batch.drop_column("resolved_at")
