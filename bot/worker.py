@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.metrics import HANDLE_SECONDS, UPDATES
 from bot.transport import Transport
-from handlers.batch import Batch, ChatAdmins
+from handlers.batch import Batch, ChatAdmins, Later
 from handlers.context import ChatApi, Context
 from handlers.events import Incoming, Reply
 from handlers.flow import Ask
@@ -93,9 +93,16 @@ class Worker:
         self.chat: ChatApi = chat or transport
         self.arrived = asyncio.Event()
         self._sent = sent
+        self._working: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Handle updates until told to stop, waking as soon as new ones arrive."""
+        try:
+            await self._run(stop)
+        finally:
+            await self.finish_later()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.arrived.clear()
             try:
@@ -181,7 +188,32 @@ class Worker:
         UPDATES.labels("handled").inc(len(todo) - len(failed))
         if failed:
             UPDATES.labels("failed").inc(len(failed))
+        for chat, work in batch.later:
+            self._start_later(chat, work)
         return len(todo)
+
+    async def finish_later(self) -> None:
+        """Wait for the work handlers left for after their batches."""
+        if self._working:
+            await asyncio.gather(*self._working, return_exceptions=True)
+
+    def _start_later(self, chat: int, work: Later) -> None:
+        """Run work a handler left for after the commit, beside the next batches."""
+        task = asyncio.create_task(self._later(chat, work))
+        self._working.add(task)
+        task.add_done_callback(self._working.discard)
+
+    async def _later(self, chat: int, work: Later) -> None:
+        try:
+            replies = await work()
+            async with self.store.write() as session:
+                # Still the answer to what the person asked: it goes before pushes.
+                enqueue(session, replies, None, answering=chat)
+        except Exception:
+            # The answers went out with the batch; only what follows them is lost.
+            log.exception("work after a batch failed")
+            return
+        self._sent.set()
 
     async def _one(self, session: AsyncSession, batch: Batch, event: Event) -> None:
         """Handle one update; its answers join the transaction's outbox rows."""
@@ -200,12 +232,14 @@ class Worker:
         """Handle one update in a savepoint, writing its own rows there; return why it failed."""
         rows = rows_of(session)
         mark = rows.mark()
+        later = len(batch.later)
         try:
             async with session.begin_nested():
                 await self._one(session, batch, event)
                 await rows.write(session)
         except Exception as error:
             rows.drop_since(mark)
+            del batch.later[later:]
             # What the batch had read may name rows the savepoint took back: read anew.
             batch.forget()
             log.exception("update %s failed", row.update_id)

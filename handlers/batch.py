@@ -10,20 +10,24 @@ transaction's `Rows` (models/rows.py).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.events import Incoming
+from handlers.events import Incoming, Reply
 from handlers.households import BuildingNames
 from models.conversation import Conversations
 from models.person import Person
 
 # (chat, user) → whether that person administers that group; None when it could not be asked.
 ChatAdmins = Mapping[tuple[int, int], bool | None]
+
+
+# Work done once a batch's answers are committed; returns the replies that follow them.
+Later = Callable[[], Awaitable[list[Reply]]]
 
 
 class Batch:
@@ -43,6 +47,9 @@ class Batch:
         self._people: dict[int, Person | None] = {}
         # What each flow read for the batch, by flow name (see Flow.prefetch).
         self.prefetched: dict[str, Any] = {}
+        # Work for after the batch commits, whose replies follow its answers (Turn.after),
+        # with the chat it answers.
+        self.later: list[tuple[int, Later]] = []
 
     async def prefetch(self, events: Collection[Incoming]) -> None:
         """Read, for all the batch's events at once, what handling nearly every one asks first."""

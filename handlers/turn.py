@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.batch import Batch
+from handlers.batch import Batch, Later
 from handlers.context import Context
 from handlers.events import Button, Incoming, Reply, answer, toast
 from handlers.speech import Voice
@@ -50,6 +50,11 @@ class Turn:
         )
         labels = [self.say(label) for label, _, _ in choices]
         return [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
+
+    def after(self, work: Later) -> None:
+        """Do slow work (drawing a chart) once this update's answers are committed, outside
+        the batch's transaction; its replies follow the answers."""
+        self.batch.later.append((self.event.chat_id, work))
 
     async def conversation(self) -> Conversation | None:
         return await self.batch.conversations.current(self.event.chat_id, self.event.user_id)

@@ -235,3 +235,32 @@ async def test_a_chat_whose_earlier_update_another_worker_holds_waits(store: Sto
             )
         ]
     assert answers[0] == "当前没有进行中的操作。" and answers[1].startswith("您可以使用")
+
+
+async def later_answer(turn: Turn) -> list[Reply]:
+    """Answer now; the slow part follows once the batch is committed."""
+
+    async def slow() -> list[Reply]:
+        if turn.event.user_id == BAD:
+            raise RuntimeError("drawing failed")
+        return [Reply(turn.event.chat_id, "图表")]
+
+    turn.after(slow)
+    return [turn.answer("chat.cancel_none")]
+
+
+async def test_work_after_the_batch_follows_its_answer(store: Store) -> None:
+    await _store_texts(store, [(GOOD, "/later", "zh-hans"), (BAD, "/later", "zh-hans")])
+    flow = Flow(name="later", commands=(Command("later", later_answer),))
+    worker = Worker(store, _transport(), CTX, asyncio.Event(), Router([*default_flows(), flow]))
+    assert await worker.run_once() == 2
+    await worker.finish_later()
+    async with store.read() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    said = [(m.chat_id, m.params["text"], m.urgent) for m in rows]
+    # Both answered; the work that failed lost only what would have followed.
+    assert said == [
+        (GOOD, "当前没有进行中的操作。", True),
+        (BAD, "当前没有进行中的操作。", True),
+        (GOOD, "图表", True),
+    ]
