@@ -35,6 +35,7 @@ from models.outbox import (
     Due,
     OutboxMessage,
     fail_chat,
+    forget_secrets,
     newest_edit,
     next_per_chat,
     sent_message_id,
@@ -310,6 +311,7 @@ class Sender:
         pending = list(self.journal.pending)
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(o) for o in pending])
+            await forget_secrets(session, [o.outbox_id for o in pending])
         self.journal.clear()
 
     async def _finished(self, outcome: Outcome) -> None:
@@ -319,6 +321,7 @@ class Sender:
             return
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(outcome)])
+            await forget_secrets(session, [outcome.outbox_id])
 
     def _ready_at(self, message: Due, now: float) -> float:
         """When a message may go: pushes wait for every limit; answers go first in line."""

@@ -43,6 +43,9 @@ class Batch:
         self._people: dict[int, Person | None] = {}
         # What each flow read for the batch, by flow name (see Flow.prefetch).
         self.prefetched: dict[str, Any] = {}
+        # Updates whose stored payload is blanked when marked handled (a ballot press: the
+        # button it names would tell what was chosen). The worker reads this in one place.
+        self.forgotten: set[int] = set()
 
     async def prefetch(self, events: Collection[Incoming]) -> None:
         """Read, for all the batch's events at once, what handling nearly every one asks first."""

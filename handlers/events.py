@@ -82,6 +82,9 @@ class Reply:
     # A message the bot keeps editing (a live count): the first reply with a key is sent,
     # later ones edit that message, and of several waiting only the newest goes out.
     edit_key: str | None = None
+    # Nobody's business once delivered (a ballot's receipt): a toast shown as an alert that
+    # stays until dismissed, whose outbox row forgets its words when marked sent.
+    secret: bool = False
 
 
 def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None) -> Reply:

@@ -51,6 +51,10 @@ class Turn:
         labels = [self.say(label) for label, _, _ in choices]
         return [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
 
+    def forget_update(self) -> None:
+        """Have the stored update blanked once handled: what was pressed is nobody's business."""
+        self.batch.forgotten.add(self.event.update_id)
+
     async def conversation(self) -> Conversation | None:
         return await self.batch.conversations.current(self.event.chat_id, self.event.user_id)
 
