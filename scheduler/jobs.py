@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from handlers.election_words import Speaker
 from handlers.request_cards import Desk
 from models.store import Store
 from scheduler.deadlines import check_deadlines
+from scheduler.elections import run_elections
 
 DEADLINE_CHECK_SECONDS = 60
+ELECTION_CHECK_SECONDS = 60
 
 
 def start_jobs(store: Store, desk: Desk) -> AsyncIOScheduler:
@@ -21,6 +24,15 @@ def start_jobs(store: Store, desk: Desk) -> AsyncIOScheduler:
         args=(store, desk),
         id="deadlines",
         # A run that is late (the loop was busy) runs once, not once per missed minute.
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        run_elections,
+        "interval",
+        seconds=ELECTION_CHECK_SECONDS,
+        args=(store, Speaker(desk.zone, desk.default_language)),
+        id="elections",
         coalesce=True,
         max_instances=1,
     )
