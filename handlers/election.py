@@ -276,21 +276,23 @@ async def vote_command(turn: Turn) -> list[Reply]:
 
 
 async def receipt_command(turn: Turn) -> list[Reply]:
-    """`/receipt CODE`: is my ballot in the published list, counted as I chose?"""
+    """`/receipt CODE`: is my ballot in the published list, counted as I chose? The code
+    names a choice: the update and the answer are both forgotten once handled."""
+    turn.forget_update()
     code = turn.event.args.strip()
     found = await find_receipt(turn.session, code) if code else None
     if found is None:
         return [turn.answer("election.receipt_unknown")]
     election, choice = found
     names = await candidate_names(turn.session, election.id)
-    return [
-        turn.answer(
-            "election.receipt_found",
-            receipt=code.upper(),
-            group=await group_label(turn.session, election.group_id),
-            choice=choice_label(turn.say, choice, names),
-        )
-    ]
+    found_it = turn.answer(
+        "election.receipt_found",
+        receipt=code.upper(),
+        group=await group_label(turn.session, election.group_id),
+        choice=choice_label(turn.say, choice, names),
+    )
+    found_it.secret = True
+    return [found_it]
 
 
 async def objection_command(turn: Turn) -> list[Reply]:

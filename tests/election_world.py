@@ -56,7 +56,8 @@ async def build(session: AsyncSession, members: int = 1) -> World:
     for (unit, room), household in households.items():
         for member in range(1, members + 1):
             user = resident(unit, room, member)
-            session.add(Person(user_id=user, display_name=f"居民{unit}{room}-{member}"))
+            name = f"居民{unit}{room}" + (f"之{member}" if member > 1 else "")
+            session.add(Person(user_id=user, display_name=name))
             await session.flush()
             session.add(Resident(household_id=household, user_id=user))
     for user, role, scope in (
