@@ -107,15 +107,20 @@ async def election_command(turn: Turn) -> list[Reply]:
     for group, election in under_way:
         label = await group_label(session, group.id)
         voted = await turnout(session, election.id)
-        lines.append(
-            turn.say(
-                "election.status_line",
-                group=label,
-                phase=turn.say(f"election.phase.{election.phase}"),
-                voted=voted,
-                roll=election.roll_size,
+        phase = turn.say(f"election.phase.{election.phase}")
+        if election.phase == Phase.NOMINATION:
+            # No roll before nomination closes, so no turnout to speak of.
+            lines.append(turn.say("election.status_nominating", group=label, phase=phase))
+        else:
+            lines.append(
+                turn.say(
+                    "election.status_line",
+                    group=label,
+                    phase=phase,
+                    voted=voted,
+                    roll=election.roll_size,
+                )
             )
-        )
         action = {Phase.NOMINATION: CONFIRM_LIST, Phase.CLOSED: CONFIRM_RESULT}.get(
             Phase(election.phase)
         )
