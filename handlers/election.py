@@ -177,8 +177,8 @@ async def cast_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
     replies = [receipt_toast]
     voted = await turnout(session, election.id)
     speaker = _speaker(turn)
-    if election.ballot_tokens:
-        replies.append(await turnout_edit(session, election, speaker, voted))
+    if election.ballot:
+        replies.append(turnout_edit(election, speaker.group, voted))
     if voted >= election.roll_size:
         # Every household has voted: no reason to wait for the deadline.
         result, runoff = await close(session, election, "system:all_voted", now, turn.ctx.zone)

@@ -89,8 +89,9 @@ def turnout_line(say: Voice, voted: int, roll: int) -> str:
 
 
 async def ballot_text(
-    session: AsyncSession, election: Election, say: Voice, zone: ZoneInfo, voted: int
+    session: AsyncSession, election: Election, say: Voice, zone: ZoneInfo, voted: int | None = None
 ) -> str:
+    """The ballot's words; with the turnout line when `voted` is given."""
     lines = [
         say(
             f"election.ballot_title.{election.kind}",
@@ -110,7 +111,8 @@ async def ballot_text(
         )
     if election.voting_ends is not None:
         lines.append(say("election.voting_ends", when=say.when(election.voting_ends, zone)))
-    lines.append(turnout_line(say, voted, election.roll_size))
+    if voted is not None:
+        lines.append(turnout_line(say, voted, election.roll_size))
     return "\n".join(lines)
 
 
@@ -146,23 +148,23 @@ async def post_ballot(session: AsyncSession, election: Election, speaker: Speake
         [(CAST, {"e": election.id, "c": choice}) for choice in labels],
         lifetime=lifetime,
     )
-    election.ballot_tokens = dict(zip(labels, tokens, strict=True))
-    return [await turnout_edit(session, election, speaker, 0)]
+    election.ballot = {
+        "chat": chat,
+        "text": await ballot_text(session, election, say, speaker.zone),
+        "choices": [c for c in labels if c != ABSTAIN],
+        "buttons": [[label, token] for label, token in zip(labels.values(), tokens, strict=True)],
+    }
+    return [turnout_edit(election, say, 0)]
 
 
-async def turnout_edit(
-    session: AsyncSession, election: Election, speaker: Speaker, voted: int | None = None
-) -> Reply:
-    """The group's ballot again, with the turnout now: sent once, then edited in place."""
-    chat = await chat_of_group(session, election.group_id)
-    assert chat is not None
-    say = speaker.group
-    if voted is None:
-        voted = await turnout(session, election.id)
-    labels = await _labels(session, election, say)
-    buttons = [Button(labels[c], token) for c, token in election.ballot_tokens.items()]
-    text = await ballot_text(session, election, say, speaker.zone, voted)
-    return Reply(chat, text, _rows(buttons), is_group=True, edit_key=f"election:{election.id}")
+def turnout_edit(election: Election, say: Voice, voted: int) -> Reply:
+    """The group's ballot as posted, with the turnout now: sent once, then edited in place."""
+    ballot = election.ballot
+    buttons = [Button(label, token) for label, token in ballot["buttons"]]
+    text = "\n".join([ballot["text"], turnout_line(say, voted, election.roll_size)])
+    return Reply(
+        ballot["chat"], text, _rows(buttons), is_group=True, edit_key=f"election:{election.id}"
+    )
 
 
 def private_ballot(

@@ -15,7 +15,7 @@ import random
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, delete, func, insert, select
+from sqlalchemy import ForeignKey, Index, String, delete, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,12 +30,15 @@ from models.election import (
     Kind,
     Phase,
     Result,
+    RollEntry,
     apply_rule,
     choices_of,
     standing,
     voter_household,
 )
+from models.person import Resident
 from models.problem import Problem
+from models.rows import rows_of
 
 # Without 0/O, 1/I/L: read aloud and typed back by older residents.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -92,17 +95,46 @@ async def participate(
     return (await session.execute(statement)).first() is not None
 
 
-async def add_ballot(session: AsyncSession, election_id: int, choice: str) -> str:
-    """Put a ballot in the box under a fresh receipt; return the receipt."""
-    receipt = new_receipt()
-    await session.execute(
-        insert(Ballot).values(receipt=receipt, election_id=election_id, choice=choice)
+async def participate_online(session: AsyncSession, election: Election, user_id: int) -> int | None:
+    """Record that the resident's household on the roll voted online, in one statement;
+    return the household, or None when it is not on the roll or has voted already."""
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    household = (
+        select(literal(election.id), Resident.household_id, literal(ONLINE))
+        .join(
+            RollEntry,
+            (RollEntry.household_id == Resident.household_id)
+            & (RollEntry.election_id == election.id),
+        )
+        .where(Resident.user_id == user_id, Resident.unbound_at.is_(None))
+        .limit(1)
     )
+    statement = (
+        insert_(Participation)
+        .from_select(["election_id", "household_id", "channel"], household)
+        .on_conflict_do_nothing(index_elements=["election_id", "household_id"])
+        .returning(Participation.household_id)
+    )
+    return (await session.execute(statement)).scalar()
+
+
+def add_ballot(session: AsyncSession, election_id: int, choice: str) -> str:
+    """Put a ballot in the box under a fresh receipt; return the receipt. Written with the
+    transaction's rows (one INSERT for a batch's ballots); counting writes them first."""
+    receipt = new_receipt()
+    rows_of(session).add(Ballot, {"receipt": receipt, "election_id": election_id, "choice": choice})
     return receipt
 
 
 async def check_choice(session: AsyncSession, election: Election, choice: str) -> None:
-    if choice != ABSTAIN and choice not in choices_of(election, await standing(session, election)):
+    if choice == ABSTAIN:
+        return
+    # The posted ballot knows its choices; read the candidates only when it was not posted.
+    allowed = election.ballot.get("choices")
+    if allowed is None:
+        allowed = choices_of(election, await standing(session, election))
+    if choice not in allowed:
         raise Problem("election.bad_choice")
 
 
@@ -122,13 +154,14 @@ async def cast(
     database's unique key on the participation, whoever wins a race.
     """
     check_open(election, now)
-    household = await voter_household(session, election, user_id)
-    if household is None:
-        raise Problem("election.not_on_roll")
     await check_choice(session, election, choice)
-    if not await participate(session, election.id, household, ONLINE):
+    household = await participate_online(session, election, user_id)
+    if household is None:
+        # Nothing was written; say why.
+        if await voter_household(session, election, user_id) is None:
+            raise Problem("election.not_on_roll")
         raise Problem("election.household_voted")
-    receipt = await add_ballot(session, election.id, choice)
+    receipt = add_ballot(session, election.id, choice)
     # That the household voted, never the choice.
     audit(
         session,
@@ -152,6 +185,7 @@ async def turnout(session: AsyncSession, election_id: int) -> int:
 
 
 async def counts(session: AsyncSession, election_id: int) -> dict[str, int]:
+    await rows_of(session).write(session)  # the ballots cast in this transaction
     rows = await session.execute(
         select(Ballot.choice, func.count())
         .where(Ballot.election_id == election_id)
@@ -162,7 +196,7 @@ async def counts(session: AsyncSession, election_id: int) -> dict[str, int]:
 
 async def reshuffle(session: AsyncSession, election_id: int) -> None:
     """Rewrite an election's ballots in random order, so storage order says nothing."""
-    await session.flush()
+    await rows_of(session).write(session)
     rows = [
         {"receipt": r, "election_id": election_id, "choice": c}
         for r, c in await session.execute(

@@ -126,8 +126,10 @@ class Election(Base):
     # The run-off's first round; the recall's head.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("election.id", ondelete="SET NULL"))
     recalled_user_id: Mapped[int | None] = mapped_column(BigInteger)
-    # The button token of each choice on the group's ballot: {choice: token}.
-    ballot_tokens: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # The ballot as posted in the building group, kept so that a vote edits its turnout line
+    # without reading the candidates again: {"chat", "text", "choices", "buttons": [[label,
+    # token]]}. Empty until posted.
+    ballot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     opened_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -128,7 +128,7 @@ async def enter(
         raise Problem("election.paper_more_than_issued")
     await session.execute(delete(PaperEntry).where(PaperEntry.code == code))
     paper.entered = True
-    await add_ballot(session, election.id, choice)
+    add_ballot(session, election.id, choice)
     audit(
         session,
         f"user:{teller}",

@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("roll_size", sa.Integer(), nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("recalled_user_id", sa.BigInteger(), nullable=True),
-        sa.Column("ballot_tokens", sa.JSON(), nullable=False),
+        sa.Column("ballot", sa.JSON(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("opened_by", sa.String(length=64), nullable=False),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
