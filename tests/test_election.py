@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from models.audit import AuditEntry
 from models.ballot import Ballot, Participation, cast, find_receipt, published, recount
@@ -383,3 +383,36 @@ async def test_elections_past_their_deadline_are_due(store: Store) -> None:
         assert await due_to_close(session, NOW) == []
         due = await due_to_close(session, election.voting_ends + timedelta(seconds=1))
         assert [e.id for e in due] == [election_id]
+
+
+async def test_after_the_close_storage_says_nothing_of_who_chose_what(store: Store) -> None:
+    world_ = await world(store)
+    election_id, (a, b) = await voting(store)
+    receipts = [
+        await _vote(store, election_id, resident(1, room), choice)
+        for room, choice in zip(ROOMS[:4], [a, b, a, ABSTAIN], strict=True)
+    ]
+    async with store.write() as session:
+        election = await session.get_one(Election, election_id)
+        code = await issue(session, election, world_.households[(1, "301")], Box.FIXED, TELLER_A)
+        await enter(session, election, code, b, TELLER_A)
+        await enter(session, election, code, b, TELLER_B)
+    await _close(store, election_id)
+    async with store.read() as session:
+        if store.sqlite:
+            # No rowid: the rows are stored, and read, in receipt order.
+            stored = list(await session.scalars(text("SELECT receipt FROM election_ballot")))
+            assert stored == sorted(stored)
+        else:
+            # Rewritten at the close in one transaction: arrival left no trace in xmin.
+            xmins = set(await session.scalars(text("SELECT xmin::text FROM election_ballot")))
+            assert len(xmins) == 1
+        stored_receipts = set(await session.scalars(select(Ballot.receipt)))
+        assert len(stored_receipts) == 5 and set(receipts) <= stored_receipts
+        for entry in await session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "election")
+        ):
+            words = f"{entry.before} {entry.after}"
+            assert not any(r in words for r in receipts) and code not in words
+            assert "choice" not in words
+        assert await session.scalar(select(func.count()).select_from(PaperEntry)) == 0
