@@ -259,6 +259,9 @@ async def open_elections(
     periods: Periods = Periods(),
 ) -> list[Election]:
     """Open one election per neighbour group of a scope; a group with one under way is left."""
+    if periods.change_allowed:
+        # A changed ballot would need the household's old choice found again: secrecy forbids.
+        raise Problem("election.change_not_supported")
     calendar = await WorkCalendar.load(session)
     nomination_ends = calendar.due(now, periods.nomination, zone)
     opened = []
