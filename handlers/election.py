@@ -181,7 +181,10 @@ async def cast_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
         replies.append(turnout_edit(election, speaker.group, voted))
     if voted >= election.roll_size:
         # Every household has voted: no reason to wait for the deadline.
-        result, runoff = await close(session, election, "system:all_voted", now, turn.ctx.zone)
+        try:
+            result, runoff = await close(session, election, "system:all_voted", now, turn.ctx.zone)
+        except Problem:
+            return replies  # closed by another worker meanwhile
         replies += await closing_replies(session, election, result, runoff, speaker)
     return replies
 

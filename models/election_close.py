@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
@@ -41,7 +41,15 @@ async def close(
     session: AsyncSession, election: Election, actor: str, now: datetime, zone: ZoneInfo
 ) -> tuple[Result, Election | None]:
     """Count the ballots and apply the rule; a run-off opens at once with the top two."""
-    if election.phase != Phase.VOTING:
+    # Claimed in one guarded statement: of two workers closing at once (the last two votes
+    # of a group, or the deadline job), one counts; the other waits for it, then finds none.
+    claimed = await session.execute(
+        update(Election)
+        .where(Election.id == election.id, Election.phase == Phase.VOTING.value)
+        .values(phase=Phase.CLOSED.value)
+        .returning(Election.id)
+    )
+    if claimed.first() is None:
         raise Problem("election.not_voting")
     # A paper ballot entered by one teller only does not count.
     await session.execute(delete(PaperEntry).where(PaperEntry.election_id == election.id))

@@ -11,6 +11,7 @@ from handlers.events import Reply
 from handlers.outgoing import enqueue
 from models.base import utcnow
 from models.election_close import close, due_to_close, due_to_start, start_term
+from models.problem import Problem
 from models.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,12 @@ async def run_elections(store: Store, speaker: Speaker, now: datetime | None = N
         async with store.write() as session:
             due = (await due_to_close(session, now))[:BATCH]
             for election in due:
-                result, runoff = await close(
-                    session, election, "system:deadline", now, speaker.zone
-                )
+                try:
+                    result, runoff = await close(
+                        session, election, "system:deadline", now, speaker.zone
+                    )
+                except Problem:
+                    continue  # every household voted and it closed meanwhile
                 replies = await closing_replies(session, election, result, runoff, speaker)
                 enqueue(session, replies, None)
         acted += len(due)
