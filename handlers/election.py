@@ -341,12 +341,12 @@ async def recall_command(turn: Turn) -> list[Reply]:
 FLOW = Flow(
     name=NAME,
     commands=(
-        Command("election", election_command, roles=SECRETARIES, where=Where.GROUP, rank=70),
-        Command("nominate", nominate_command, where=Where.PRIVATE, rank=71),
-        Command("vote", vote_command, where=Where.PRIVATE, rank=72),
-        Command("receipt", receipt_command, where=Where.PRIVATE, rank=73),
-        Command("objection", objection_command, where=Where.PRIVATE, rank=74),
-        Command("recall", recall_command, where=Where.PRIVATE, rank=75),
+        Command("election", election_command, roles=SECRETARIES, where=Where.GROUP, rank=85),
+        Command("nominate", nominate_command, where=Where.PRIVATE, rank=61),
+        Command("vote", vote_command, where=Where.PRIVATE, rank=62),
+        Command("receipt", receipt_command, where=Where.PRIVATE, rank=63),
+        Command("objection", objection_command, where=Where.PRIVATE, rank=64),
+        Command("recall", recall_command, where=Where.PRIVATE, rank=65),
     ),
     buttons={
         CONFIRM_LIST: confirm_list_pressed,
