@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox_journal import OutboxJournal, Outcome
 from bot.transport import Migrated, Permanent, RetryAfter, Transient, Transport
@@ -153,6 +154,8 @@ class Sender:
         self._read_at = 0.0
         # The message each edit key names, by chat: learnt as first sends come back.
         self._edited: dict[tuple[int, str], int] = {}
+        # Secret messages sent whose words are blanked when their mark is written.
+        self._secrets: set[int] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until told to stop; sleep until woken, a call lands or a limit frees a chat."""
@@ -284,6 +287,8 @@ class Sender:
             message_id = result.get("message_id")
         if message.edit_key is not None and message_id is not None:
             self._edited[(message.chat_id, message.edit_key)] = int(message_id)
+        if message.secret:
+            self._secrets.add(message.id)
         await self._finished(Outcome(message.id, utcnow(), message_id=message_id))
 
     async def _call_for(self, message: Due) -> tuple[Due, str, dict[str, Any]]:
@@ -311,7 +316,7 @@ class Sender:
         pending = list(self.journal.pending)
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(o) for o in pending])
-            await forget_secrets(session, [o.outbox_id for o in pending])
+            await self._forget([o.outbox_id for o in pending], session)
         self.journal.clear()
 
     async def _finished(self, outcome: Outcome) -> None:
@@ -321,7 +326,14 @@ class Sender:
             return
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(outcome)])
-            await forget_secrets(session, [outcome.outbox_id])
+            await self._forget([outcome.outbox_id], session)
+
+    async def _forget(self, ids: list[int], session: AsyncSession) -> None:
+        """Blank the words of the secret ones among messages just marked sent."""
+        secret = self._secrets.intersection(ids)
+        if secret:
+            await forget_secrets(session, secret)
+            self._secrets -= secret
 
     def _ready_at(self, message: Due, now: float) -> float:
         """When a message may go: pushes wait for every limit; answers go first in line."""

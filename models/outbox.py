@@ -93,6 +93,7 @@ class Due:
     urgent: bool = False
     edit_key: str | None = None
     unknown_outcomes: int = 0
+    secret: bool = False
 
 
 async def next_per_chat(
@@ -132,6 +133,7 @@ _COLUMNS = (
     OutboxMessage.urgent,
     OutboxMessage.edit_key,
     OutboxMessage.unknown_outcomes,
+    OutboxMessage.secret,
 )
 
 
