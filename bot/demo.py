@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.demo_election import election_walk_through
 from bot.runtime import Runtime, make_transport
 from bot.sandbox.server import BotApiServer, Sent
 from models.building_chat import new_bind_code
@@ -210,6 +211,7 @@ async def run_demo(
         await show.bot_says(1)
 
         await _request_walk_through(show)
+        await election_walk_through(show, SECRETARY, RESIDENT, GROUP, ESTATE, settings.zone)
         out(t("demo.done", language, database=str(database)))
     finally:
         runtime.stop.set()

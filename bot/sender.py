@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.metrics import SENDS
 from bot.outbox_journal import OutboxJournal, Outcome
@@ -36,6 +37,7 @@ from models.outbox import (
     Due,
     OutboxMessage,
     fail_chat,
+    forget_secrets,
     newest_edit,
     next_per_chat,
     sent_message_id,
@@ -153,6 +155,8 @@ class Sender:
         self._read_at = 0.0
         # The message each edit key names, by chat: learnt as first sends come back.
         self._edited: dict[tuple[int, str], int] = {}
+        # Secret messages sent whose words are blanked when their mark is written.
+        self._secrets: set[int] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until told to stop; sleep until woken, a call lands or a limit frees a chat."""
@@ -291,6 +295,8 @@ class Sender:
             message_id = result.get("message_id")
         if message.edit_key is not None and message_id is not None:
             self._edited[(message.chat_id, message.edit_key)] = int(message_id)
+        if message.secret:
+            self._secrets.add(message.id)
         await self._finished(Outcome(message.id, utcnow(), message_id=message_id))
 
     async def _call_for(self, message: Due) -> tuple[Due, str, dict[str, Any]]:
@@ -318,6 +324,7 @@ class Sender:
         pending = list(self.journal.pending)
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(o) for o in pending])
+            await self._forget([o.outbox_id for o in pending], session)
         self.journal.forget(pending)
 
     async def _finished(self, outcome: Outcome) -> None:
@@ -327,6 +334,14 @@ class Sender:
             return
         async with self.store.write() as session:
             await session.execute(update(OutboxMessage), [_marks(outcome)])
+            await self._forget([outcome.outbox_id], session)
+
+    async def _forget(self, ids: list[int], session: AsyncSession) -> None:
+        """Blank the words of the secret ones among messages just marked sent."""
+        secret = self._secrets.intersection(ids)
+        if secret:
+            await forget_secrets(session, secret)
+            self._secrets -= secret
 
     def _ready_at(self, message: Due, now: float) -> float:
         """When a message may go: pushes wait for every limit; answers go first in line."""

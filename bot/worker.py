@@ -29,7 +29,7 @@ from handlers.events import Incoming, Reply
 from handlers.flow import Ask
 from handlers.outgoing import enqueue
 from handlers.router import Router
-from models.inbox import Pending, claim_updates, mark_handled, pending_updates
+from models.inbox import Pending, claim_updates, forget_payloads, mark_handled, pending_updates
 from models.rows import rows_of
 from models.store import Store
 from texts import pick_language, t
@@ -184,6 +184,14 @@ class Worker:
             await mark_handled(session, [row.id for row, _ in todo if row.id not in failed])
             for row_id, why in failed.items():
                 await mark_handled(session, [row_id], why)
+            await forget_payloads(
+                session,
+                [
+                    row.id
+                    for row, event in todo
+                    if isinstance(event, Incoming) and event.update_id in batch.forgotten
+                ],
+            )
         # Counted once committed: a batch run again update by update counts once.
         UPDATES.labels("handled").inc(len(todo) - len(failed))
         if failed:

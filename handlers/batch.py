@@ -50,6 +50,9 @@ class Batch:
         # Work for after the batch commits, whose replies follow its answers (Turn.after),
         # with the chat it answers.
         self.later: list[tuple[int, Later]] = []
+        # Updates whose stored payload is blanked when marked handled (a ballot press: the
+        # button it names would tell what was chosen). The worker reads this in one place.
+        self.forgotten: set[int] = set()
 
     async def prefetch(self, events: Collection[Incoming]) -> None:
         """Read, for all the batch's events at once, what handling nearly every one asks first."""

@@ -84,6 +84,9 @@ class Reply:
     edit_key: str | None = None
     # A picture (PNG) sent with `text` as its caption.
     photo: bytes | None = None
+    # Nobody's business once delivered (a ballot's receipt): a toast shown as an alert that
+    # stays until dismissed, whose outbox row forgets its words when marked sent.
+    secret: bool = False
 
 
 def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None) -> Reply:

@@ -51,6 +51,7 @@ def outbox_rows(
                     "cause_user_id": cause_user_id,
                     "urgent": part.callback_id is not None or part.chat_id == answering,
                     "edit_key": part.edit_key,
+                    "secret": part.secret,
                     "created_at": now,
                     "attempts": 0,
                 }
@@ -82,7 +83,8 @@ def split(reply: Reply) -> list[Reply]:
 def bot_api_call(reply: Reply) -> tuple[str, dict[str, Any]]:
     """Describe a reply as a Bot API method and its parameters."""
     if reply.callback_id is not None:
-        return "answerCallbackQuery", {"callback_query_id": reply.callback_id, "text": reply.text}
+        toast: dict[str, Any] = {"callback_query_id": reply.callback_id, "text": reply.text}
+        return "answerCallbackQuery", {**toast, "show_alert": True} if reply.secret else toast
     if reply.photo is not None:
         # Stored as text like every parameter; the adapter uploads the bytes.
         upload = {"upload": base64.b64encode(reply.photo).decode(), "filename": "chart.png"}

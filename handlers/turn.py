@@ -56,6 +56,10 @@ class Turn:
         the batch's transaction; its replies follow the answers."""
         self.batch.later.append((self.event.chat_id, work))
 
+    def forget_update(self) -> None:
+        """Have the stored update blanked once handled: what was pressed is nobody's business."""
+        self.batch.forgotten.add(self.event.update_id)
+
     async def conversation(self) -> Conversation | None:
         return await self.batch.conversations.current(self.event.chat_id, self.event.user_id)
 

@@ -109,6 +109,12 @@ async def mark_handled(session: AsyncSession, ids: list[int], error: str | None 
     )
 
 
+async def forget_payloads(session: AsyncSession, ids: list[int]) -> None:
+    """Blank the stored payload of handled updates; their update id stays in its column."""
+    if ids:
+        await session.execute(update(InboxUpdate).where(InboxUpdate.id.in_(ids)).values(payload={}))
+
+
 async def unhandled(session: AsyncSession) -> int:
     """How many stored updates wait for the worker."""
     query = select(func.count()).select_from(InboxUpdate).where(InboxUpdate.handled_at.is_(None))

@@ -74,6 +74,9 @@ class OutboxMessage(Base):
     # A newer edit of the same message went out instead.
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(String(200))
+    # Its words are nobody's business once delivered (a ballot's receipt): the params are
+    # blanked when it is marked sent. Until then the row exists, as any message waiting.
+    secret: Mapped[bool] = mapped_column(default=False)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Due:
     urgent: bool = False
     edit_key: str | None = None
     unknown_outcomes: int = 0
+    secret: bool = False
 
 
 async def next_per_chat(
@@ -129,6 +133,7 @@ _COLUMNS = (
     OutboxMessage.urgent,
     OutboxMessage.edit_key,
     OutboxMessage.unknown_outcomes,
+    OutboxMessage.secret,
 )
 
 
@@ -158,6 +163,16 @@ _NEXT_PER_CHAT = (
     .order_by(OutboxMessage.urgent.desc(), OutboxMessage.id)
     .limit(bindparam("limit"))
 )
+
+
+async def forget_secrets(session: AsyncSession, ids: Collection[int]) -> None:
+    """Blank the words of secret messages just marked sent."""
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(sorted(ids)), OutboxMessage.secret.is_(True))
+            .values(params={})
+        )
 
 
 async def newest_edit(session: AsyncSession, message: Due) -> Due:

@@ -34,6 +34,10 @@ KEPT_UNDER_PSEUDONYM: dict[str, tuple[str, ...]] = {
     "deliberation": ("convened_by",),
     "deliberation_invitation": ("user_id",),
     "building_chat": ("bound_by",),
+    "election": ("recalled_user_id",),
+    "election_candidate": ("user_id", "nominated_by"),
+    "election_paper_entry": ("teller_user_id",),
+    "election_recall_signature": ("head_user_id",),
 }
 # Rows that exist only for the person's own use of the chat: deleted with them.
 DELETED_WITH_PERSON: dict[str, str] = {
@@ -287,8 +291,11 @@ def _replace(value: Any, user_id: int, pseudonym: int, secrets: list[str], key: 
 
 
 def _names_person(key: str) -> bool:
-    return key in {"id", "user", "user_id", "chat_id", "member", "by"} or key.endswith(
-        ("_user_id", "_by", "_user")
+    people = {"id", "user", "user_id", "chat_id", "member", "by", "candidate", "candidates"}
+    return (
+        key in people
+        or key in {"winner", "head", "teller"}
+        or key.endswith(("_user_id", "_by", "_user"))
     )
 
 

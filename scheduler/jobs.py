@@ -6,14 +6,17 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from handlers.election_words import Speaker
 from handlers.request_cards import Desk
 from models.base import utcnow
 from models.store import Store
 from scheduler.deadlines import check_deadlines
+from scheduler.elections import run_elections
 from scheduler.figures_week import push_weekly_figures
 from scheduler.retention import erase_departed
 
 DEADLINE_CHECK_SECONDS = 60
+ELECTION_CHECK_SECONDS = 60
 
 
 def start_jobs(
@@ -28,6 +31,15 @@ def start_jobs(
         args=(store, desk),
         id="deadlines",
         # A run that is late (the loop was busy) runs once, not once per missed minute.
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        run_elections,
+        "interval",
+        seconds=ELECTION_CHECK_SECONDS,
+        args=(store, Speaker(desk.zone, desk.default_language)),
+        id="elections",
         coalesce=True,
         max_instances=1,
     )

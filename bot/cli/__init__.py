@@ -12,6 +12,7 @@ from bot.cli import (
     chat,
     db,
     deadlines,
+    election,
     people,
     privacy,
     report,
@@ -33,6 +34,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(roles.app, name="roles")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(deadlines.app, name="deadlines")
+app.add_typer(election.app, name="election")
 roster.register(app)
 cards.register(app)
 chat.register(app)

@@ -235,7 +235,9 @@ async def test_heads_and_secretaries_get_their_own_command_menus(bot: Harness) -
             break
         await asyncio.sleep(0.05)
     assert menu(HEAD1)[-1] == "tasks" and "queue" not in menu(HEAD1)
-    assert menu(SECRETARY)[-3:] == ["queue", "stats", "tasks"] and menu(SECRETARY, "en") == menu(SECRETARY)
+    assert menu(SECRETARY)[-3:] == ["queue", "stats", "tasks"] and menu(SECRETARY, "en") == menu(
+        SECRETARY
+    )
     assert menu(R1) == []  # a resident keeps the menu every private chat has
     # Someone who loses the role loses the menu at the next publishing.
     async with bot.store.write() as session:

@@ -1,0 +1,195 @@
+"""Closing an election: count, reshuffle, apply the rule, run-off, confirmation, the term."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.audit import audit
+from models.ballot import counts, reshuffle
+from models.election import (
+    Candidate,
+    Election,
+    Kind,
+    Outcome,
+    Phase,
+    Result,
+    RollEntry,
+    apply_rule,
+    choices_of,
+    standing,
+)
+from models.paper_ballot import PaperEntry
+from models.problem import Problem
+from models.role import Grant, Role, RoleAssignment, grant_role, live_assignments, revoke_role
+from models.scope import Scope, ScopeKind
+from models.workdays import WorkCalendar
+
+# The outcomes that end an election once the secretary has confirmed them.
+FINAL = {
+    Outcome.NOT_VALID: Phase.NOT_VALID,
+    Outcome.NOT_ELECTED: Phase.NOT_ELECTED,
+    Outcome.TIE: Phase.TIE,
+    Outcome.KEPT: Phase.KEPT,
+}
+
+
+async def close(
+    session: AsyncSession, election: Election, actor: str, now: datetime, zone: ZoneInfo
+) -> tuple[Result, Election | None]:
+    """Count the ballots and apply the rule; a run-off opens at once with the top two."""
+    # Claimed in one guarded statement: of two workers closing at once (the last two votes
+    # of a group, or the deadline job), one counts; the other waits for it, then finds none.
+    claimed = await session.execute(
+        update(Election)
+        .where(Election.id == election.id, Election.phase == Phase.VOTING.value)
+        .values(phase=Phase.CLOSED.value)
+        .returning(Election.id)
+    )
+    if claimed.first() is None:
+        raise Problem("election.not_voting")
+    # A paper ballot entered by one teller only does not count.
+    await session.execute(delete(PaperEntry).where(PaperEntry.election_id == election.id))
+    await reshuffle(session, election.id)
+    candidates = await standing(session, election)
+    result = apply_rule(
+        Kind(election.kind),
+        election.roll_size,
+        await counts(session, election.id),
+        choices_of(election, candidates),
+    )
+    election.result = result.as_json()
+    election.phase = Phase.CLOSED.value
+    runoff = None
+    if result.outcome is Outcome.RUNOFF and result.runoff is not None:
+        election.phase = Phase.RUNOFF.value
+        runoff = await open_runoff(session, election, candidates, result.runoff, now, zone)
+    audit(
+        session,
+        actor,
+        "election.close",
+        "election",
+        election.id,
+        after={"outcome": result.outcome.value, "voted": result.voted, "roll": result.roll},
+    )
+    return result, runoff
+
+
+async def open_runoff(
+    session: AsyncSession,
+    first: Election,
+    candidates: list[Candidate],
+    top_two: tuple[str, str],
+    now: datetime,
+    zone: ZoneInfo,
+) -> Election:
+    """Open the run-off between the top two, on the same roll, voting at once."""
+    calendar = await WorkCalendar.load(session)
+    runoff = Election(
+        group_id=first.group_id,
+        kind=Kind.RUNOFF.value,
+        phase=Phase.VOTING.value,
+        voting_days=first.voting_days,
+        publication_days=first.publication_days,
+        voting_ends=calendar.due(now, first.voting_days, zone),
+        roll_size=first.roll_size,
+        parent_id=first.id,
+        opened_by=first.opened_by,
+    )
+    session.add(runoff)
+    await session.flush()
+    by_id = {str(c.id): c for c in candidates}
+    for choice in top_two:
+        c = by_id[choice]
+        session.add(
+            Candidate(
+                election_id=runoff.id,
+                user_id=c.user_id,
+                household_id=c.household_id,
+                name=c.name,
+                circle=c.circle,
+                statement=c.statement,
+                source=c.source,
+                nominated_by=c.nominated_by,
+                accepted=True,
+            )
+        )
+    roll = select(literal(runoff.id), RollEntry.household_id).where(
+        RollEntry.election_id == first.id
+    )
+    await session.execute(insert(RollEntry).from_select(["election_id", "household_id"], roll))
+    await session.flush()
+    audit(session, "system:election", "election.runoff", "election", runoff.id)
+    return runoff
+
+
+async def confirm_result(
+    session: AsyncSession, election: Election, actor: str, now: datetime, zone: ZoneInfo
+) -> Outcome:
+    """The secretary confirms the result: an elected head's publication period starts; a
+    recall takes effect; anything else ends the election."""
+    if election.phase != Phase.CLOSED or election.result is None:
+        raise Problem("election.not_closed")
+    outcome = Outcome(election.result["outcome"])
+    if outcome is Outcome.ELECTED:
+        calendar = await WorkCalendar.load(session)
+        election.phase = Phase.PUBLICATION.value
+        election.publication_ends = calendar.due(now, election.publication_days, zone)
+    elif outcome is Outcome.RECALLED:
+        election.phase = Phase.RECALLED.value
+        if election.recalled_user_id is not None:
+            group = Scope(ScopeKind.GROUP, election.group_id, "")
+            await revoke_role(session, election.recalled_user_id, Role.NEIGHBOUR_HEAD, group, actor)
+    else:
+        election.phase = FINAL.get(outcome, Phase.NOT_ELECTED).value
+    audit(
+        session,
+        actor,
+        "election.confirm",
+        "election",
+        election.id,
+        after={"outcome": outcome.value, "phase": election.phase},
+    )
+    return outcome
+
+
+async def due_to_close(session: AsyncSession, now: datetime) -> list[Election]:
+    return list(
+        await session.scalars(
+            select(Election)
+            .where(Election.phase == Phase.VOTING.value, Election.voting_ends <= now)
+            .order_by(Election.id)
+        )
+    )
+
+
+async def due_to_start(session: AsyncSession, now: datetime) -> list[Election]:
+    return list(
+        await session.scalars(
+            select(Election)
+            .where(Election.phase == Phase.PUBLICATION.value, Election.publication_ends <= now)
+            .order_by(Election.id)
+        )
+    )
+
+
+async def start_term(
+    session: AsyncSession, election: Election, today: date
+) -> tuple[Candidate, RoleAssignment]:
+    """The publication period is over: the winner becomes the group's head for a term."""
+    if election.phase != Phase.PUBLICATION or election.result is None:
+        raise Problem("election.not_in_publication")
+    winner = await session.get_one(Candidate, int(election.result["winner"]))
+    group = Scope(ScopeKind.GROUP, election.group_id, "")
+    actor = f"system:election:{election.id}"
+    for head in await live_assignments(session, scope=group, role=Role.NEIGHBOUR_HEAD):
+        await revoke_role(session, head.user_id, Role.NEIGHBOUR_HEAD, group, actor)
+    assignment = await grant_role(
+        session, Grant(winner.user_id, Role.NEIGHBOUR_HEAD, group, term_start=today), actor, today
+    )
+    election.phase = Phase.TERM_STARTED.value
+    audit(session, actor, "election.term", "election", election.id, after={"head": winner.user_id})
+    return winner, assignment
