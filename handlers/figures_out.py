@@ -17,7 +17,7 @@ COUNTS = (
     "disputes_mediated",
     "services_resolved",
 )
-RATES = ("signed_in_time", "resolved_in_time", "satisfaction")
+RATES = ("signed_in_time", "resolved_in_time", "satisfaction", "election_turnout")
 HOURS = ("median_hours_to_sign", "median_hours_to_resolve")
 
 

@@ -10,6 +10,8 @@ Definitions (docs/figures.md says the same in words for the district):
 - signed in time, resolved in time: of the requests signed (resolved) in the period, the share
   done by the deadline that step had; median hours from filing to signing and to resolving;
 - satisfaction: of the requests rated in the period, the share rated 满意 or 基本满意;
+- election turnout: of the households on the rolls of the elections counted whose voting was
+  due to end in the period, the share that voted;
 - settled at: the level (head, branch, community, street) of the requests resolved in the period.
 
 Each figure is counted per estate, in one statement per kind of row, and summed for larger
@@ -30,7 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from models.ballot import Participation
 from models.contact_card import ContactCard
+from models.election import Election, Phase
 from models.registry import Building, Community, Estate, Household, NeighbourGroup, Street
 from models.request import Rating, Request, RequestKind, State
 from models.role import Role, RoleAssignment
@@ -89,6 +93,8 @@ class Tally:
     resolved_in_time: int = 0
     rated: int = 0
     content: int = 0
+    roll: int = 0
+    voted: int = 0
     sign_hours: list[float] = field(default_factory=list)
     resolve_hours: list[float] = field(default_factory=list)
     settled_at: Counter[str] = field(default_factory=Counter)
@@ -100,6 +106,8 @@ class Tally:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rated += other.rated
         self.content += other.content
+        self.roll += other.roll
+        self.voted += other.voted
         self.sign_hours += other.sign_hours
         self.resolve_hours += other.resolve_hours
         self.settled_at.update(other.settled_at)
@@ -116,6 +124,7 @@ class Figures:
     signed_in_time: float | None
     resolved_in_time: float | None
     satisfaction: float | None
+    election_turnout: float | None
     median_hours_to_sign: float | None
     median_hours_to_resolve: float | None
     settled_at: dict[str, int]
@@ -132,6 +141,7 @@ class Figures:
             signed_in_time=_share(tally.signed_in_time, tally.signed),
             resolved_in_time=_share(tally.resolved_in_time, tally.resolved),
             satisfaction=_share(tally.content, tally.rated),
+            election_turnout=_share(tally.voted, tally.roll),
             median_hours_to_sign=_median(tally.sign_hours),
             median_hours_to_resolve=_median(tally.resolve_hours),
             settled_at={level: tally.settled_at.get(level, 0) for level in LEVELS},
@@ -226,6 +236,27 @@ async def tally_estates(
     ):
         tallies[estate].cards = count
     _count_requests(tallies, await _requests(session, estates, start, end), start, end)
+    counted = and_(
+        Election.voting_ends >= start,
+        Election.voting_ends < end,
+        Election.phase.not_in([Phase.NOMINATION.value, Phase.VOTING.value]),
+        wanted,
+    )
+    elections = select(Election).join(NeighbourGroup, NeighbourGroup.id == Election.group_id)
+    elections = elections.join(Building, Building.id == NeighbourGroup.building_id)
+    for estate, roll in await session.execute(
+        elections.with_only_columns(Building.estate_id, func.sum(Election.roll_size))
+        .where(counted)
+        .group_by(Building.estate_id)
+    ):
+        tallies[estate].roll = int(roll or 0)
+    for estate, voted in await session.execute(
+        elections.with_only_columns(Building.estate_id, func.count())
+        .join(Participation, Participation.election_id == Election.id)
+        .where(counted)
+        .group_by(Building.estate_id)
+    ):
+        tallies[estate].voted = voted
     return tallies
 
 

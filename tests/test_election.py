@@ -29,6 +29,7 @@ from models.election import (
     standing,
 )
 from models.election_close import close, confirm_result, due_to_close, start_term
+from models.figures import parse_period, report
 from models.paper_ballot import Box, PaperCode, PaperEntry, enter, issue
 from models.problem import Problem
 from models.recall import sign
@@ -416,3 +417,17 @@ async def test_after_the_close_storage_says_nothing_of_who_chose_what(store: Sto
             assert not any(r in words for r in receipts) and code not in words
             assert "choice" not in words
         assert await session.scalar(select(func.count()).select_from(PaperEntry)) == 0
+
+
+async def test_the_district_figures_count_the_turnout(store: Store) -> None:
+    await world(store)
+    election_id, (a, b) = await voting(store)
+    for room, choice in zip(ROOMS, [a, a, b, "abstain"], strict=False):
+        await _vote(store, election_id, resident(1, room), choice)
+    await _close(store, election_id)
+    async with store.read() as session:
+        roll = (await load(store, election_id)).roll_size
+        found = await report(session, None, parse_period("2026", TODAY), ZONE)
+        before = await report(session, None, parse_period("2025", TODAY), ZONE)
+    assert roll == len(ROOMS) and found.total.figures.election_turnout == 4 / roll
+    assert before.total.figures.election_turnout is None  # no election counted that year
