@@ -7,7 +7,7 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -168,7 +168,11 @@ class Runtime:
                 sender.journal.close()
 
     async def _schedule(self) -> None:
-        jobs = start_jobs(self.store, Desk(self.settings.zone, self.settings.language))
+        jobs = start_jobs(
+            self.store,
+            Desk(self.settings.zone, self.settings.language),
+            timedelta(hours=self.settings.schedule_grace_hours),
+        )
         try:
             await self.stop.wait()
         finally:

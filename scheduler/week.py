@@ -1,0 +1,462 @@
+"""A neighbour head's week: each rule's occurrences fired once, into the outbox.
+
+Plain functions shared by the job and the tests. Every occurrence of a rule is recorded in the
+transaction that writes its messages, so a restart, a second process or a job run twice sends
+nothing twice; one missed while no process ran is sent on start within the grace window and
+recorded as skipped beyond it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.events import Reply
+from handlers.outgoing import outbox_rows
+from handlers.request_cards import Desk
+from handlers.speech import Voice, voice_of
+from models.address import place
+from models.audit import audit
+from models.base import utcnow
+from models.building_chat import BuildingChat
+from models.estate_settings import mediation_venue
+from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim, sends
+from models.outbox import OutboxMessage
+from models.person import Person
+from models.registry import Building, Estate, Household, HouseholdCare, NeighbourGroup
+from models.request import CLOSED, Request
+from models.role import RoleAssignment
+from models.rows import rows_of
+from models.schedule_rule import CLEANING_LEAD, Rule, RuleKind, Week, weeks_of
+from models.store import Store
+from models.visit import Visit, VisitState, candidates_of, choose
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(hours=12)
+# How far back a process looks for occurrences nobody recorded (a restart after a long stop).
+LOOKBACK = timedelta(days=8)
+# A household not visited for longer than this is named in the secretary's summary.
+STALE = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Fired:
+    estate_id: int
+    kind: RuleKind
+    due_at: datetime
+    outcome: Outcome
+    messages: int
+
+
+async def fire_due(
+    store: Store, desk: Desk, now: datetime | None = None, grace: timedelta = GRACE
+) -> list[Fired]:
+    """Fire every occurrence due and not yet recorded; return what was fired or skipped.
+
+    Only occurrences after the latest one recorded for a rule count: a rule moved earlier in
+    the day does not fire a second time that week.
+    """
+    now = now or utcnow()
+    async with store.read() as session:
+        estates = list(await session.scalars(select(Estate.id).order_by(Estate.id)))
+        weeks = await weeks_of(session, estates)
+        latest = await _latest(session, now - LOOKBACK)
+    done = []
+    for estate_id in estates:
+        week = weeks[estate_id]
+        for rule in week.rules.values():
+            since = max(now - LOOKBACK, latest.get((estate_id, rule.kind.value), now - LOOKBACK))
+            for due in rule.occurrences(desk.zone, since, now):
+                outcome = Outcome.FIRED if now - due <= grace else Outcome.SKIPPED
+                async with store.write() as session:
+                    fired = await _fire(session, estate_id, rule, week, due, outcome, desk, now)
+                if fired is not None:
+                    done.append(fired)
+    for fired in done:
+        log.info(
+            "week: %s of estate %s due %s %s (%s messages)",
+            fired.kind,
+            fired.estate_id,
+            fired.due_at.isoformat(),
+            fired.outcome,
+            fired.messages,
+        )
+    return done
+
+
+async def _latest(session: AsyncSession, since: datetime) -> dict[tuple[int, str], datetime]:
+    rows = await session.execute(
+        select(Occurrence.estate_id, Occurrence.kind, func.max(Occurrence.due_at))
+        .where(Occurrence.due_at > since)
+        .group_by(Occurrence.estate_id, Occurrence.kind)
+    )
+    return {(e, k): d for e, k, d in rows}
+
+
+async def _fire(
+    session: AsyncSession,
+    estate_id: int,
+    rule: Rule,
+    week: Week,
+    due: datetime,
+    outcome: Outcome,
+    desk: Desk,
+    now: datetime,
+) -> Fired | None:
+    due_at = due.astimezone(UTC)
+    occurrence = await claim(session, estate_id, rule.kind.value, due_at, outcome)
+    if occurrence is None:
+        return None
+    count = 0
+    if outcome is Outcome.FIRED:
+        replies = await BUILDERS[rule.kind](session, estate_id, due, week, desk)
+        not_before = week.not_before(now, desk.zone)
+        rows = rows_of(session)
+        for row in outbox_rows(replies, None):
+            row["not_before"] = not_before
+            rows.add(OutboxMessage, row)
+            count += 1
+        for key in sends(estate_id, rule.kind.value, due_at, (r.chat_id for r in replies)):
+            rows.add(OccurrenceSend, key)
+        occurrence.messages = count
+    audit(
+        session,
+        f"system:{rule.kind.value}",
+        f"schedule.{outcome.value}",
+        "occurrence",
+        occurrence,
+        after={"estate": estate_id, "due_at": due_at.isoformat(), "messages": count},
+    )
+    return Fired(estate_id, rule.kind, due_at, outcome, count)
+
+
+# ---- who is in an estate -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    user_id: int
+    group_id: int
+    name: str
+
+
+async def heads_of(session: AsyncSession, estate_id: int, on: date) -> list[Head]:
+    """The estate's serving neighbour heads, each with their group."""
+    rows = await session.execute(
+        select(RoleAssignment, Person.display_name)
+        .join(NeighbourGroup, NeighbourGroup.id == RoleAssignment.scope_id)
+        .join(Building, Building.id == NeighbourGroup.building_id)
+        .join(Person, Person.user_id == RoleAssignment.user_id, isouter=True)
+        .where(
+            RoleAssignment.role == "neighbour_head",
+            RoleAssignment.scope_kind == "group",
+            RoleAssignment.revoked_at.is_(None),
+            Building.estate_id == estate_id,
+        )
+        .order_by(RoleAssignment.scope_id)
+    )
+    return [
+        Head(a.user_id, a.scope_id, name or "")
+        for a, name in rows
+        if (a.term_start is None or a.term_start <= on) and (a.term_end is None or on < a.term_end)
+    ]
+
+
+async def secretaries_of(session: AsyncSession, estate_id: int) -> list[int]:
+    return list(
+        await session.scalars(
+            select(RoleAssignment.user_id).where(
+                RoleAssignment.role == "secretary",
+                RoleAssignment.scope_kind == "estate",
+                RoleAssignment.scope_id == estate_id,
+                RoleAssignment.revoked_at.is_(None),
+            )
+        )
+    )
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+# ---- what each rule says -------------------------------------------------------------------
+
+Builder = Callable[[AsyncSession, int, datetime, Week, Desk], Awaitable[list[Reply]]]
+
+
+async def visit_lists(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    """Each head's list for the week, written as planned visits and sent to the head."""
+    today = due.astimezone(desk.zone).date()
+    heads = await heads_of(session, estate_id, today)
+    plans = await plan_week(session, heads, monday(today), week.visits_per_week)
+    places = await _places(session, [v.household_id for vs in plans.values() for v in vs])
+    care = await _care(session, list(places))
+    replies = []
+    for head in heads:
+        say = await voice_of(session, head.user_id, desk.default_language)
+        lines = [
+            _line(say, places[v.household_id], care.get(v.household_id))
+            for v in plans[head.user_id]
+        ]
+        if lines:
+            replies.append(
+                Reply(
+                    head.user_id, say("week.visit_list", count=len(lines), lines="\n".join(lines))
+                )
+            )
+    return replies
+
+
+async def plan_week(
+    session: AsyncSession, heads: list[Head], week: date, per_week: int
+) -> dict[int, list[Visit]]:
+    """Choose and record each head's visits for a week (care, requests, longest unvisited)."""
+    candidates = await candidates_of(session, [h.group_id for h in heads], week)
+    rows = rows_of(session)
+    plans: dict[int, list[Visit]] = {}
+    for head in heads:
+        chosen = choose(candidates.get(head.group_id, []), per_week, week)
+        plans[head.user_id] = [
+            Visit(
+                household_id=c.household_id, head_user_id=head.user_id, week=week, carried=c.carried
+            )
+            for c in chosen
+        ]
+        for c in chosen:
+            rows.add(
+                Visit,
+                {
+                    "household_id": c.household_id,
+                    "head_user_id": head.user_id,
+                    "week": week,
+                    "state": VisitState.PLANNED.value,
+                    "carried": c.carried,
+                    "ones": "",
+                    "created_at": utcnow(),
+                },
+            )
+    return plans
+
+
+async def visit_nudges(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    """Friday: what each head has still open this week."""
+    today = due.astimezone(desk.zone).date()
+    heads = await heads_of(session, estate_id, today)
+    open_visits = await session.execute(
+        select(Visit.head_user_id, Visit.household_id).where(
+            Visit.head_user_id.in_([h.user_id for h in heads]),
+            Visit.week == monday(today),
+            Visit.state != VisitState.VISITED.value,
+        )
+    )
+    waiting: dict[int, list[int]] = defaultdict(list)
+    for head_id, household_id in open_visits:
+        waiting[head_id].append(household_id)
+    places = await _places(session, [h for hs in waiting.values() for h in hs])
+    replies = []
+    for head in heads:
+        if not waiting.get(head.user_id):
+            continue
+        say = await voice_of(session, head.user_id, desk.default_language)
+        lines = "\n".join(f"· {places[h]}" for h in waiting[head.user_id])
+        replies.append(
+            Reply(
+                head.user_id, say("week.visit_nudge", count=len(waiting[head.user_id]), lines=lines)
+            )
+        )
+    return replies
+
+
+async def cleaning_eve(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    return await _cleaning(session, estate_id, due, week, desk, "week.cleaning_eve")
+
+
+async def cleaning_day(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    return await _cleaning(session, estate_id, due, week, desk, "week.cleaning_day")
+
+
+async def _cleaning(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk, key: str
+) -> list[Reply]:
+    """The cleaning-day reminder in every bound building group of the estate."""
+    start = datetime.combine(due.date(), week.rules[RuleKind.CLEANING_DAY].at, desk.zone)
+    at = (start + CLEANING_LEAD).strftime("%H:%M")
+    say = Voice(desk.default_language)
+    chats = await session.scalars(
+        select(BuildingChat.chat_id)
+        .join(Building, Building.id == BuildingChat.building_id)
+        .where(Building.estate_id == estate_id)
+        .order_by(BuildingChat.chat_id)
+    )
+    return [Reply(chat, say(key, time=at), is_group=True) for chat in chats]
+
+
+async def advert_prompts(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    heads = await heads_of(session, estate_id, due.astimezone(desk.zone).date())
+    replies = []
+    for head in heads:
+        say = await voice_of(session, head.user_id, desk.default_language)
+        replies.append(Reply(head.user_id, say("week.advert_cleanup")))
+    return replies
+
+
+async def fee_reminders(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    """Nobody can opt in yet (see the report): the rule fires and writes nothing."""
+    return []
+
+
+async def mediation_reminders(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    """Monday: the secretary and the heads are reminded of the mediation day's place and time."""
+    venue = await mediation_venue(session, estate_id)
+    heads = await heads_of(session, estate_id, due.astimezone(desk.zone).date())
+    people = [*await secretaries_of(session, estate_id), *(h.user_id for h in heads)]
+    replies = []
+    for user in dict.fromkeys(people):
+        say = await voice_of(session, user, desk.default_language)
+        where = venue.place or say("req.mediation_default_place")
+        replies.append(
+            Reply(user, say("week.mediation_day", time=venue.at.strftime("%H:%M"), place=where))
+        )
+    return replies
+
+
+async def weekly_summaries(
+    session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
+) -> list[Reply]:
+    """Monday: last week's visits per head and the estate's open requests, to the secretary."""
+    replies = []
+    for user in await secretaries_of(session, estate_id):
+        say = await voice_of(session, user, desk.default_language)
+        text = await summary_text(session, estate_id, due, desk, say)
+        replies.append(Reply(user, text))
+    return replies
+
+
+async def summary_text(
+    session: AsyncSession, estate_id: int, now: datetime, desk: Desk, say: Voice
+) -> str:
+    """The weekly summary: visits done/planned per head last week, stale households, requests."""
+    today = now.astimezone(desk.zone).date()
+    last_week = monday(today) - timedelta(weeks=1)
+    heads = await heads_of(session, estate_id, today)
+    counts: dict[int, list[int]] = {h.user_id: [0, 0] for h in heads}
+    for head_id, state, n in await session.execute(
+        select(Visit.head_user_id, Visit.state, func.count())
+        .where(Visit.head_user_id.in_(list(counts)), Visit.week == last_week)
+        .group_by(Visit.head_user_id, Visit.state)
+    ):
+        counts[head_id][1] += n
+        if state == VisitState.VISITED.value:
+            counts[head_id][0] += n
+    lines = [
+        say(
+            "week.summary_head",
+            name=h.name,
+            done=counts[h.user_id][0],
+            planned=counts[h.user_id][1],
+        )
+        for h in heads
+    ]
+    stale = await _stale(session, estate_id, now)
+    open_requests = await session.scalar(
+        select(func.count()).where(
+            Request.estate_id == estate_id, Request.state.not_in([s.value for s in CLOSED])
+        )
+    )
+    overdue = await session.scalar(
+        select(func.count()).where(
+            Request.estate_id == estate_id,
+            Request.state.not_in([s.value for s in CLOSED]),
+            Request.deadline_at < now,
+        )
+    )
+    return say(
+        "week.summary",
+        lines="\n".join(lines) or say("week.summary_no_heads"),
+        stale=stale,
+        open=open_requests or 0,
+        overdue=overdue or 0,
+    )
+
+
+async def _stale(session: AsyncSession, estate_id: int, now: datetime) -> int:
+    """Households of the estate not visited within the last month."""
+    recent = (
+        select(Visit.household_id)
+        .where(Visit.state == VisitState.VISITED.value, Visit.done_at >= now - STALE)
+        .scalar_subquery()
+    )
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Household)
+        .join(Building, Building.id == Household.building_id)
+        .where(
+            Building.estate_id == estate_id,
+            Household.removed_at.is_(None),
+            Household.id.not_in(recent),
+        )
+    )
+    return int(found or 0)
+
+
+async def _places(session: AsyncSession, household_ids: list[int]) -> dict[int, str]:
+    """Each household's address within its estate (1栋1单元101室)."""
+    if not household_ids:
+        return {}
+    rows = await session.execute(
+        select(Household.id, Building.name, Household.unit, Household.room)
+        .join(Building, Building.id == Household.building_id)
+        .where(Household.id.in_(household_ids))
+    )
+    return {h: place(b, u, r) for h, b, u, r in rows}
+
+
+async def _care(session: AsyncSession, household_ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = defaultdict(list)
+    for household, kind in await session.execute(
+        select(HouseholdCare.household_id, HouseholdCare.kind).where(
+            HouseholdCare.household_id.in_(household_ids)
+        )
+    ):
+        found[household].append(kind)
+    return found
+
+
+def _line(say: Voice, where: str, care: list[str] | None) -> str:
+    if not care:
+        return say("week.visit_line", place=where)
+    kinds = "、".join(say(f"care.{k}") for k in sorted(care))
+    return say("week.visit_line_care", place=where, care=kinds)
+
+
+BUILDERS: dict[RuleKind, Builder] = {
+    RuleKind.VISIT_LIST: visit_lists,
+    RuleKind.VISIT_NUDGE: visit_nudges,
+    RuleKind.CLEANING_EVE: cleaning_eve,
+    RuleKind.CLEANING_DAY: cleaning_day,
+    RuleKind.ADVERT_CLEANUP: advert_prompts,
+    RuleKind.FEE_REMINDER: fee_reminders,
+    RuleKind.MEDIATION_DAY: mediation_reminders,
+    RuleKind.WEEKLY_SUMMARY: weekly_summaries,
+}
