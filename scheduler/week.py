@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.events import Reply
+from handlers.events import Button, Reply
 from handlers.outgoing import outbox_rows
 from handlers.request_cards import Desk
 from handlers.speech import Voice, voice_of
+from models import button
 from models.address import place
 from models.audit import audit
 from models.base import utcnow
@@ -44,6 +45,9 @@ GRACE = timedelta(hours=12)
 LOOKBACK = timedelta(days=8)
 # A household not visited for longer than this is named in the secretary's summary.
 STALE = timedelta(days=30)
+# The list's buttons last the week and the weekend after it.
+VISIT_BUTTONS = timedelta(days=8)
+VISIT_ACTIONS = ("visit.visited", "visit.not_home", "visit.put_off")
 
 
 @dataclass(frozen=True)
@@ -68,13 +72,17 @@ async def fire_due(
         estates = list(await session.scalars(select(Estate.id).order_by(Estate.id)))
         weeks = await weeks_of(session, estates)
         latest = await _latest(session, now - LOOKBACK)
+        known = set(await session.scalars(select(Occurrence.estate_id).distinct()))
     done = []
     for estate_id in estates:
         week = weeks[estate_id]
         for rule in week.rules.values():
             since = max(now - LOOKBACK, latest.get((estate_id, rule.kind.value), now - LOOKBACK))
             for due in rule.occurrences(desk.zone, since, now):
-                outcome = Outcome.FIRED if now - due <= grace else Outcome.SKIPPED
+                # An estate's first pass sends nothing from before it (a new deployment, a
+                # new estate): only a process that was running for it can have missed it.
+                late = now - due > grace or estate_id not in known
+                outcome = Outcome.SKIPPED if late else Outcome.FIRED
                 async with store.write() as session:
                     fired = await _fire(session, estate_id, rule, week, due, outcome, desk, now)
                 if fired is not None:
@@ -194,46 +202,51 @@ Builder = Callable[[AsyncSession, int, datetime, Week, Desk], Awaitable[list[Rep
 async def visit_lists(
     session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
 ) -> list[Reply]:
-    """Each head's list for the week, written as planned visits and sent to the head."""
+    """Each head's list for the week, written as planned visits, with a row of buttons each."""
     today = due.astimezone(desk.zone).date()
     heads = await heads_of(session, estate_id, today)
     plans = await plan_week(session, heads, monday(today), week.visits_per_week)
-    places = await _places(session, [v.household_id for vs in plans.values() for v in vs])
+    places = await _places(session, [h for vs in plans.values() for _, h in vs])
     care = await _care(session, list(places))
     replies = []
     for head in heads:
+        if not plans[head.user_id]:
+            continue
         say = await voice_of(session, head.user_id, desk.default_language)
-        lines = [
-            _line(say, places[v.household_id], care.get(v.household_id))
-            for v in plans[head.user_id]
+        lines = [_line(say, places[h], care.get(h)) for _, h in plans[head.user_id]]
+        rows = [
+            visit_buttons(session, say, head.user_id, v, places[h]) for v, h in plans[head.user_id]
         ]
-        if lines:
-            replies.append(
-                Reply(
-                    head.user_id, say("week.visit_list", count=len(lines), lines="\n".join(lines))
-                )
-            )
+        text = say("week.visit_list", count=len(lines), lines="\n".join(lines))
+        replies.append(Reply(head.user_id, text, rows))
     return replies
+
+
+def visit_buttons(
+    session: AsyncSession, say: Voice, head_user_id: int, visit_id: int, where: str
+) -> list[Button]:
+    """One household's row: visited, not at home, put off (one spent, the others with it)."""
+    choices: list[tuple[str, dict[str, object]]] = [
+        (action, {"id": visit_id}) for action in VISIT_ACTIONS
+    ]
+    tokens = button.issue(session, head_user_id, head_user_id, choices, lifetime=VISIT_BUTTONS)
+    labels = [
+        say("visit.button_visited", place=where),
+        say("visit.button_not_home"),
+        say("visit.button_put_off"),
+    ]
+    return [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
 
 
 async def plan_week(
     session: AsyncSession, heads: list[Head], week: date, per_week: int
-) -> dict[int, list[Visit]]:
-    """Choose and record each head's visits for a week (care, requests, longest unvisited)."""
+) -> dict[int, list[tuple[int, int]]]:
+    """Choose and record each head's visits for a week; return (visit, household) per head."""
     candidates = await candidates_of(session, [h.group_id for h in heads], week)
-    rows = rows_of(session)
-    plans: dict[int, list[Visit]] = {}
+    values = []
     for head in heads:
-        chosen = choose(candidates.get(head.group_id, []), per_week, week)
-        plans[head.user_id] = [
-            Visit(
-                household_id=c.household_id, head_user_id=head.user_id, week=week, carried=c.carried
-            )
-            for c in chosen
-        ]
-        for c in chosen:
-            rows.add(
-                Visit,
+        for c in choose(candidates.get(head.group_id, []), per_week, week):
+            values.append(
                 {
                     "household_id": c.household_id,
                     "head_user_id": head.user_id,
@@ -242,8 +255,18 @@ async def plan_week(
                     "carried": c.carried,
                     "ones": "",
                     "created_at": utcnow(),
-                },
+                }
             )
+    plans: dict[int, list[tuple[int, int]]] = {h.user_id: [] for h in heads}
+    if values:
+        written = await session.execute(
+            insert(Visit).returning(
+                Visit.id, Visit.household_id, Visit.head_user_id, sort_by_parameter_order=True
+            ),
+            values,
+        )
+        for visit_id, household_id, head_id in written:
+            plans[head_id].append((visit_id, household_id))
     return plans
 
 
@@ -446,7 +469,7 @@ async def _care(session: AsyncSession, household_ids: list[int]) -> dict[int, li
 def _line(say: Voice, where: str, care: list[str] | None) -> str:
     if not care:
         return say("week.visit_line", place=where)
-    kinds = "、".join(say(f"care.{k}") for k in sorted(care))
+    kinds = say("week.and").join(say(f"care.{k}") for k in sorted(care))
     return say("week.visit_line_care", place=where, care=kinds)
 
 

@@ -1,0 +1,90 @@
+"""A head's week in chat: the visit list's buttons, a visit that files a request, /households."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from handlers.outgoing import enqueue
+from handlers.request_cards import Desk
+from models.registry import Estate
+from models.schedule_rule import week_of
+from models.visit import Visit, VisitState
+from scheduler.week import visit_lists
+from tests.chat.harness import Harness, running_bot
+from tests.chat.test_requests_chat import seed_world
+from tests.request_world import HEAD1, HEAD2
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(params=["ptb", "aiogram"])
+async def bot(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_bot(request.param, tmp_path, seeder=seed_world) as harness:
+        yield harness
+
+
+async def monday_lists(bot: Harness) -> None:
+    """This week's lists, written as the Monday job writes them."""
+    today = datetime.now(ZONE).date()
+    monday = today - timedelta(days=today.weekday())
+    due = datetime(monday.year, monday.month, monday.day, 8, tzinfo=ZONE)
+    async with bot.store.write() as session:
+        estate = await session.scalar(select(Estate))
+        assert estate is not None
+        week = await week_of(session, estate.id)
+        enqueue(
+            session, await visit_lists(session, estate.id, due, week, Desk(ZONE, "zh_CN")), None
+        )
+
+
+async def test_a_visit_from_the_list_files_a_request_and_stale_presses_are_refused(
+    bot: Harness,
+) -> None:
+    await monday_lists(bot)
+    [listed] = await bot.server.wait_sent(HEAD1, 1)
+    assert "本周五一行动走访名单（2户）" in listed.text
+    assert "1栋1单元101室" in listed.text and "1栋1单元102室" in listed.text
+    [recorded] = await bot.press(HEAD1, listed, 0)
+    assert "已登记走访1栋1单元101室" in recorded.text
+    # "Found a problem" opens the filing on the household's behalf.
+    [kinds] = await bot.press(HEAD1, recorded, 0)
+    assert kinds.buttons(), kinds.text
+    # The same row again (not at home after visited): spent, refused with a toast.
+    await bot.press(HEAD1, listed, 1, count=0)
+    assert bot.server.callback_answers[-1].get("text")
+    # Another head pressing this head's list: refused, nothing written.
+    await bot.press(HEAD2, listed, 3, count=0)
+    assert bot.server.callback_answers[-1].get("text")
+    async with bot.store.read() as session:
+        states = dict(
+            (
+                await session.execute(
+                    select(Visit.household_id, Visit.state).where(Visit.head_user_id == HEAD1)
+                )
+            ).all()
+        )
+        visited = await session.scalar(
+            select(func.count()).where(Visit.state == VisitState.VISITED.value)
+        )
+    assert visited == 1 and sorted(states.values()) == ["planned", "visited"]
+
+
+async def test_households_lists_and_opens_a_card(bot: Harness) -> None:
+    [listed] = await bot.say(HEAD1, "/households")
+    assert "您联系的2户" in listed.text
+    assert "1栋1单元101室：已登记2人，尚未走访" in listed.text
+    [card] = await bot.press(HEAD1, listed, 0)
+    assert "已登记居民：李秀英、李建国" in card.text
+    [recorded] = await bot.press(HEAD1, card, 0)
+    assert "已登记走访1栋1单元101室" in recorded.text
+    [note] = await bot.say(HEAD1, "聊一聊，帮一帮修了门锁")
+    assert "走访记录已保存" in note.text
+    async with bot.store.read() as session:
+        visit = await session.scalar(select(Visit))
+        assert visit is not None and visit.ones == "chat,help" and visit.week <= date.today()
