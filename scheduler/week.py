@@ -26,6 +26,9 @@ from models.address import place
 from models.audit import audit
 from models.base import utcnow
 from models.building_chat import BuildingChat
+from models.button import ANYONE
+from models.cleaning_day import CleaningDay, Held
+from models.cleaning_day import edit_key as cleaning_key
 from models.estate_settings import mediation_venue
 from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim, sends
 from models.outbox import OutboxMessage
@@ -316,17 +319,88 @@ async def cleaning_day(
 async def _cleaning(
     session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk, key: str
 ) -> list[Reply]:
-    """The cleaning-day reminder in every bound building group of the estate."""
-    start = datetime.combine(due.date(), week.rules[RuleKind.CLEANING_DAY].at, desk.zone)
+    """The cleaning-day reminder in every bound building group, with its 我参加 button.
+
+    The evening's message is the sign-up list (接龙): each press edits it in place. The heads
+    of the building are asked on the day whether it was held.
+    """
+    local = due.astimezone(desk.zone)
+    day = local.date() + timedelta(days=1) if key == "week.cleaning_eve" else local.date()
+    start = datetime.combine(day, week.rules[RuleKind.CLEANING_DAY].at, desk.zone)
     at = (start + CLEANING_LEAD).strftime("%H:%M")
     say = Voice(desk.default_language)
-    chats = await session.scalars(
-        select(BuildingChat.chat_id)
-        .join(Building, Building.id == BuildingChat.building_id)
-        .where(Building.estate_id == estate_id)
-        .order_by(BuildingChat.chat_id)
+    chats = list(
+        await session.execute(
+            select(BuildingChat.chat_id, BuildingChat.building_id)
+            .join(Building, Building.id == BuildingChat.building_id)
+            .where(Building.estate_id == estate_id)
+            .order_by(BuildingChat.chat_id)
+        )
     )
-    return [Reply(chat, say(key, time=at), is_group=True) for chat in chats]
+    replies = []
+    heads = await heads_of(session, estate_id, day) if key == "week.cleaning_day" else []
+    for chat, building_id in chats:
+        cleaning = await _cleaning_day(session, building_id, day)
+        text = say(key, time=at)
+        if key == "week.cleaning_eve":
+            [token] = button.issue(
+                session,
+                ANYONE,
+                chat,
+                [("cleaning.join", {"id": cleaning.id, "time": at})],
+                lifetime=VISIT_BUTTONS,
+            )
+            replies.append(
+                Reply(
+                    chat,
+                    text,
+                    [[Button(say("cleaning.button_join"), token)]],
+                    is_group=True,
+                    edit_key=cleaning_key(cleaning),
+                )
+            )
+        else:
+            replies.append(Reply(chat, text, is_group=True))
+        for head in heads:
+            if await _building_of_group(session, head.group_id) != building_id:
+                continue
+            voice = await voice_of(session, head.user_id, desk.default_language)
+            choices: list[tuple[str, dict[str, object]]] = [
+                ("cleaning.mark", {"id": cleaning.id, "held": held}) for held in (1, 0)
+            ]
+            held, not_held = button.issue(
+                session, head.user_id, head.user_id, choices, lifetime=VISIT_BUTTONS
+            )
+            replies.append(
+                Reply(
+                    head.user_id,
+                    voice("cleaning.ask_held"),
+                    [
+                        [
+                            Button(voice("cleaning.button_held"), held),
+                            Button(voice("cleaning.button_not_held"), not_held),
+                        ]
+                    ],
+                )
+            )
+    return replies
+
+
+async def _cleaning_day(session: AsyncSession, building_id: int, day: date) -> CleaningDay:
+    found = await session.scalar(
+        select(CleaningDay).where(CleaningDay.building_id == building_id, CleaningDay.day == day)
+    )
+    if found is None:
+        found = CleaningDay(building_id=building_id, day=day, state=Held.PLANNED.value)
+        session.add(found)
+        await session.flush()
+    return found
+
+
+async def _building_of_group(session: AsyncSession, group_id: int) -> int | None:
+    return await session.scalar(
+        select(NeighbourGroup.building_id).where(NeighbourGroup.id == group_id)
+    )
 
 
 async def advert_prompts(

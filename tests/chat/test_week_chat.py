@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -10,13 +11,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from bot.sandbox.server import BotApiServer
+from bot.sender import SendLimits
 from handlers.outgoing import enqueue
 from handlers.request_cards import Desk
+from models.cleaning_day import CleaningSignup
+from models.person import Person
 from models.registry import Estate
 from models.schedule_rule import week_of
+from models.store import Store
 from models.visit import Visit, VisitState
-from scheduler.week import visit_lists
-from tests.chat.harness import Harness, running_bot
+from scheduler.week import cleaning_eve, visit_lists
+from tests.chat.harness import GROUP, Harness, running_bot
 from tests.chat.test_requests_chat import seed_world
 from tests.request_world import HEAD1, HEAD2
 
@@ -88,3 +94,44 @@ async def test_households_lists_and_opens_a_card(bot: Harness) -> None:
     async with bot.store.read() as session:
         visit = await session.scalar(select(Visit))
         assert visit is not None and visit.ones == "chat,help" and visit.week <= date.today()
+
+
+async def test_a_hundred_presses_of_join_edit_one_message_within_the_group_limit(
+    tmp_path: Path,
+) -> None:
+    joiners = {50_000 + n: f"邻居{n:03d}" for n in range(100)}
+
+    async def seeded(store: Store, server: BotApiServer) -> tuple[dict[str, str], str]:
+        found = await seed_world(store, server)
+        async with store.write() as session:
+            for user, name in joiners.items():
+                server.add_user(user, name)
+                session.add(Person(user_id=user, display_name=name))
+        return found
+
+    async with running_bot("ptb", tmp_path, limits=SendLimits(), seeder=seeded) as bot:
+        bot.server.limits.enforce = True
+        friday = datetime(2026, 12, 4, 19, tzinfo=ZONE)
+        async with bot.store.write() as session:
+            estate = await session.scalar(select(Estate))
+            assert estate is not None
+            week = await week_of(session, estate.id)
+            replies = await cleaning_eve(session, estate.id, friday, week, Desk(ZONE, "zh_CN"))
+            enqueue(session, replies, None)
+        [reminder] = await bot.server.wait_sent(GROUP, 1)
+        assert "明天是楼道卫生日，09:00开始" in reminder.text
+        for user in joiners:
+            await bot.press(user, reminder, 0, count=0)
+        async with asyncio.timeout(90):
+            while "（100人）" not in bot.server.sent_to(GROUP)[-1].text:
+                await asyncio.sleep(0.1)
+        final = bot.server.sent_to(GROUP)[-1].text
+        assert all(name in final for name in list(joiners.values())[:60])
+        assert "另有40人" in final and "室" not in final
+        calls = [r for r in bot.server.responses if str(r.chat_id) == str(GROUP)]
+        assert len(calls) <= 20, len(calls)
+        assert bot.server.rejected_429 == 0
+        assert len({s.message_id for s in bot.server.sent_to(GROUP)}) == 1
+        async with bot.store.read() as session:
+            signed = await session.scalar(select(func.count()).select_from(CleaningSignup))
+        assert signed == 100

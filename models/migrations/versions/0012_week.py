@@ -1,4 +1,4 @@
-"""a neighbour head's week
+"""a neighbour head's week: rules, occurrences, visits, cleaning days
 
 Revision ID: 0012
 Revises: 0010
@@ -90,6 +90,39 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("estate_id", name=op.f("pk_week_settings")),
     )
     op.create_table(
+        "cleaning_day",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("building_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("photo", sa.String(length=200), nullable=True),
+        sa.Column("marked_by", sa.BigInteger(), nullable=True),
+        sa.Column("marked_at", models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["building_id"],
+            ["building.id"],
+            name=op.f("fk_cleaning_day_building_id_building"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cleaning_day")),
+    )
+    with op.batch_alter_table("cleaning_day", schema=None) as batch_op:
+        batch_op.create_index("ix_cleaning_day_building_day", ["building_id", "day"], unique=True)
+
+    op.create_table(
+        "cleaning_signup",
+        sa.Column("cleaning_day_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cleaning_day_id"],
+            ["cleaning_day.id"],
+            name=op.f("fk_cleaning_signup_cleaning_day_id_cleaning_day"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("cleaning_day_id", "user_id", name=op.f("pk_cleaning_signup")),
+    )
+    op.create_table(
         "visit",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("household_id", sa.Integer(), nullable=False),
@@ -130,6 +163,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_visit_head_week")
 
     op.drop_table("visit")
+    op.drop_table("cleaning_signup")
+    with op.batch_alter_table("cleaning_day", schema=None) as batch_op:
+        batch_op.drop_index("ix_cleaning_day_building_day")
+
+    op.drop_table("cleaning_day")
     op.drop_table("week_settings")
     op.drop_table("schedule_rule")
     op.drop_table("occurrence_send")
