@@ -271,3 +271,15 @@ def _settings(found: WeekSettings) -> dict[str, object]:
         "quiet_until": found.quiet_until.isoformat(timespec="minutes"),
         "visits_per_week": found.visits_per_week,
     }
+
+
+def parse_clock(text: str) -> time:
+    """Read 08:00 or 8:00 as a time of day."""
+    hour, sep, minute = text.strip().partition(":")
+    try:
+        parsed = time(int(hour), int(minute or 0))
+    except ValueError:
+        raise Problem("week.bad_time", value=text) from None
+    if not sep and minute:
+        raise Problem("week.bad_time", value=text)
+    return parsed

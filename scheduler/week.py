@@ -21,6 +21,7 @@ from handlers.events import Button, Reply
 from handlers.outgoing import outbox_rows
 from handlers.request_cards import Desk
 from handlers.speech import Voice, voice_of
+from handlers.week_summary import Head, heads_of, monday, secretaries_of, summary_text
 from models import button
 from models.address import place
 from models.audit import audit
@@ -32,10 +33,7 @@ from models.cleaning_day import edit_key as cleaning_key
 from models.estate_settings import mediation_venue
 from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim, sends
 from models.outbox import OutboxMessage
-from models.person import Person
 from models.registry import Building, Estate, Household, HouseholdCare, NeighbourGroup
-from models.request import CLOSED, Request
-from models.role import RoleAssignment
 from models.rows import rows_of
 from models.schedule_rule import CLEANING_LEAD, Rule, RuleKind, Week, weeks_of
 from models.store import Store
@@ -46,8 +44,6 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(hours=12)
 # How far back a process looks for occurrences nobody recorded (a restart after a long stop).
 LOOKBACK = timedelta(days=8)
-# A household not visited for longer than this is named in the secretary's summary.
-STALE = timedelta(days=30)
 # The list's buttons last the week and the weekend after it.
 VISIT_BUTTONS = timedelta(days=8)
 VISIT_ACTIONS = ("visit.visited", "visit.not_home", "visit.put_off")
@@ -146,55 +142,6 @@ async def _fire(
         after={"estate": estate_id, "due_at": due_at.isoformat(), "messages": count},
     )
     return Fired(estate_id, rule.kind, due_at, outcome, count)
-
-
-# ---- who is in an estate -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Head:
-    user_id: int
-    group_id: int
-    name: str
-
-
-async def heads_of(session: AsyncSession, estate_id: int, on: date) -> list[Head]:
-    """The estate's serving neighbour heads, each with their group."""
-    rows = await session.execute(
-        select(RoleAssignment, Person.display_name)
-        .join(NeighbourGroup, NeighbourGroup.id == RoleAssignment.scope_id)
-        .join(Building, Building.id == NeighbourGroup.building_id)
-        .join(Person, Person.user_id == RoleAssignment.user_id, isouter=True)
-        .where(
-            RoleAssignment.role == "neighbour_head",
-            RoleAssignment.scope_kind == "group",
-            RoleAssignment.revoked_at.is_(None),
-            Building.estate_id == estate_id,
-        )
-        .order_by(RoleAssignment.scope_id)
-    )
-    return [
-        Head(a.user_id, a.scope_id, name or "")
-        for a, name in rows
-        if (a.term_start is None or a.term_start <= on) and (a.term_end is None or on < a.term_end)
-    ]
-
-
-async def secretaries_of(session: AsyncSession, estate_id: int) -> list[int]:
-    return list(
-        await session.scalars(
-            select(RoleAssignment.user_id).where(
-                RoleAssignment.role == "secretary",
-                RoleAssignment.scope_kind == "estate",
-                RoleAssignment.scope_id == estate_id,
-                RoleAssignment.revoked_at.is_(None),
-            )
-        )
-    )
-
-
-def monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 # ---- what each rule says -------------------------------------------------------------------
@@ -448,73 +395,6 @@ async def weekly_summaries(
         text = await summary_text(session, estate_id, due, desk, say)
         replies.append(Reply(user, text))
     return replies
-
-
-async def summary_text(
-    session: AsyncSession, estate_id: int, now: datetime, desk: Desk, say: Voice
-) -> str:
-    """The weekly summary: visits done/planned per head last week, stale households, requests."""
-    today = now.astimezone(desk.zone).date()
-    last_week = monday(today) - timedelta(weeks=1)
-    heads = await heads_of(session, estate_id, today)
-    counts: dict[int, list[int]] = {h.user_id: [0, 0] for h in heads}
-    for head_id, state, n in await session.execute(
-        select(Visit.head_user_id, Visit.state, func.count())
-        .where(Visit.head_user_id.in_(list(counts)), Visit.week == last_week)
-        .group_by(Visit.head_user_id, Visit.state)
-    ):
-        counts[head_id][1] += n
-        if state == VisitState.VISITED.value:
-            counts[head_id][0] += n
-    lines = [
-        say(
-            "week.summary_head",
-            name=h.name,
-            done=counts[h.user_id][0],
-            planned=counts[h.user_id][1],
-        )
-        for h in heads
-    ]
-    stale = await _stale(session, estate_id, now)
-    open_requests = await session.scalar(
-        select(func.count()).where(
-            Request.estate_id == estate_id, Request.state.not_in([s.value for s in CLOSED])
-        )
-    )
-    overdue = await session.scalar(
-        select(func.count()).where(
-            Request.estate_id == estate_id,
-            Request.state.not_in([s.value for s in CLOSED]),
-            Request.deadline_at < now,
-        )
-    )
-    return say(
-        "week.summary",
-        lines="\n".join(lines) or say("week.summary_no_heads"),
-        stale=stale,
-        open=open_requests or 0,
-        overdue=overdue or 0,
-    )
-
-
-async def _stale(session: AsyncSession, estate_id: int, now: datetime) -> int:
-    """Households of the estate not visited within the last month."""
-    recent = (
-        select(Visit.household_id)
-        .where(Visit.state == VisitState.VISITED.value, Visit.done_at >= now - STALE)
-        .scalar_subquery()
-    )
-    found = await session.scalar(
-        select(func.count())
-        .select_from(Household)
-        .join(Building, Building.id == Household.building_id)
-        .where(
-            Building.estate_id == estate_id,
-            Household.removed_at.is_(None),
-            Household.id.not_in(recent),
-        )
-    )
-    return int(found or 0)
 
 
 async def _places(session: AsyncSession, household_ids: list[int]) -> dict[int, str]:

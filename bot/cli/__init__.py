@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli import calendar, cards, chat, db, deadlines, people, report, roles, roster
+from bot.cli import calendar, cards, chat, db, deadlines, people, report, roles, roster, schedule
 from bot.cli.common import language
 from texts import t
 
@@ -21,6 +21,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(roles.app, name="roles")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(deadlines.app, name="deadlines")
+app.add_typer(schedule.app, name="schedule")
 roster.register(app)
 cards.register(app)
 chat.register(app)

@@ -24,7 +24,7 @@ from models.visit import Visit, VisitState
 from scheduler.week import cleaning_eve, visit_lists
 from tests.chat.harness import GROUP, Harness, running_bot
 from tests.chat.test_requests_chat import seed_world
-from tests.request_world import HEAD1, HEAD2
+from tests.request_world import HEAD1, HEAD2, SECRETARY
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -135,3 +135,14 @@ async def test_a_hundred_presses_of_join_edit_one_message_within_the_group_limit
         async with bot.store.read() as session:
             signed = await session.scalar(select(func.count()).select_from(CleaningSignup))
         assert signed == 100
+
+
+async def test_the_secretary_reads_and_changes_the_week_in_chat(bot: Harness) -> None:
+    [shown] = await bot.say(SECRETARY, "/schedule")
+    assert "· 五一行动走访名单：每周一 08:00" in shown.text
+    [changed] = await bot.say(SECRETARY, "/schedule 走访名单 3 09:00")
+    assert "· 五一行动走访名单：每周三 09:00" in changed.text
+    [refused] = await bot.say(SECRETARY, "/schedule 走访 99")
+    assert "5到10户" in refused.text
+    [not_theirs] = await bot.say(HEAD1, "/schedule")
+    assert "每周安排" not in not_theirs.text or "书记" in not_theirs.text
