@@ -26,12 +26,18 @@ class Head:
     user_id: int
     group_id: int
     name: str
+    estate_id: int = 0
 
 
 async def heads_of(session: AsyncSession, estate_id: int, on: date) -> list[Head]:
     """The estate's serving neighbour heads, each with their group."""
+    return await heads_of_many(session, [estate_id], on)
+
+
+async def heads_of_many(session: AsyncSession, estate_ids: list[int], on: date) -> list[Head]:
+    """The serving neighbour heads of several estates, each with their group, in one statement."""
     rows = await session.execute(
-        select(RoleAssignment, Person.display_name)
+        select(RoleAssignment, Person.display_name, Building.estate_id)
         .join(NeighbourGroup, NeighbourGroup.id == RoleAssignment.scope_id)
         .join(Building, Building.id == NeighbourGroup.building_id)
         .join(Person, Person.user_id == RoleAssignment.user_id, isouter=True)
@@ -39,13 +45,13 @@ async def heads_of(session: AsyncSession, estate_id: int, on: date) -> list[Head
             RoleAssignment.role == "neighbour_head",
             RoleAssignment.scope_kind == "group",
             RoleAssignment.revoked_at.is_(None),
-            Building.estate_id == estate_id,
+            Building.estate_id.in_(estate_ids),
         )
         .order_by(RoleAssignment.scope_id)
     )
     return [
-        Head(a.user_id, a.scope_id, name or "")
-        for a, name in rows
+        Head(a.user_id, a.scope_id, name or "", estate)
+        for a, name, estate in rows
         if (a.term_start is None or a.term_start <= on) and (a.term_end is None or on < a.term_end)
     ]
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,24 +57,6 @@ async def recorded_since(session: AsyncSession, since: datetime) -> set[tuple[in
     return {(e, k, d) for e, k, d in rows}
 
 
-async def claim(
-    session: AsyncSession, estate_id: int, kind: str, due_at: datetime, outcome: Outcome
-) -> Occurrence | None:
-    """Record an occurrence in this transaction; None when another run already has.
-
-    The unique key decides between two processes: on PostgreSQL the second INSERT waits for
-    the first transaction and fails once it commits, so only one writes the messages.
-    """
-    occurrence = Occurrence(estate_id=estate_id, kind=kind, due_at=due_at, outcome=outcome.value)
-    try:
-        async with session.begin_nested():
-            session.add(occurrence)
-            await session.flush()
-    except IntegrityError:
-        return None
-    return occurrence
-
-
 def sends(
     estate_id: int, kind: str, due_at: datetime, chats: Iterable[int]
 ) -> list[dict[str, object]]:
@@ -82,3 +65,38 @@ def sends(
         {"estate_id": estate_id, "kind": kind, "due_at": due_at, "chat_id": chat}
         for chat in sorted(set(chats))
     ]
+
+
+async def claim_many(
+    session: AsyncSession,
+    estate_ids: Iterable[int],
+    kind: str,
+    due_at: datetime,
+    outcome: Outcome,
+    sqlite: bool,
+) -> set[int]:
+    """Record one occurrence for each estate in one statement; return the estates this run won.
+
+    An estate another run recorded first is left out (ON CONFLICT DO NOTHING), so of two
+    processes each writes the messages of the estates it won, and no estate's twice.
+    """
+    rows = [
+        {
+            "estate_id": e,
+            "kind": kind,
+            "due_at": due_at,
+            "outcome": outcome.value,
+            "messages": 0,
+            "recorded_at": utcnow(),
+        }
+        for e in estate_ids
+    ]
+    if not rows:
+        return set()
+    dialect_insert = sqlite_insert if sqlite else pg_insert
+    statement = (
+        dialect_insert(Occurrence)
+        .on_conflict_do_nothing(index_elements=["estate_id", "kind", "due_at"])
+        .returning(Occurrence.estate_id)
+    )
+    return set(await session.scalars(statement, rows))

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Button, Reply
 from handlers.outgoing import outbox_rows
 from handlers.request_cards import Desk
-from handlers.speech import Voice, voice_of
-from handlers.week_summary import Head, heads_of, monday, secretaries_of, summary_text
+from handlers.speech import Voice
+from handlers.week_summary import (
+    Head,
+    heads_of,
+    heads_of_many,
+    monday,
+    secretaries_of,
+    summary_text,
+)
 from models import button
 from models.address import place
 from models.audit import audit
@@ -31,19 +38,24 @@ from models.button import ANYONE
 from models.cleaning_day import CleaningDay, Held
 from models.cleaning_day import edit_key as cleaning_key
 from models.estate_settings import mediation_venue
-from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim, sends
+from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim_many, sends
 from models.outbox import OutboxMessage
+from models.person import Person
 from models.registry import Building, Estate, Household, HouseholdCare, NeighbourGroup
+from models.role import RoleAssignment
 from models.rows import rows_of
-from models.schedule_rule import CLEANING_LEAD, Rule, RuleKind, Week, weeks_of
+from models.schedule_rule import CLEANING_LEAD, RuleKind, Week, weeks_of
 from models.store import Store
 from models.visit import Visit, VisitState, candidates_of, choose
+from texts import pick_language
 
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(hours=12)
 # How far back a process looks for occurrences nobody recorded (a restart after a long stop).
 LOOKBACK = timedelta(days=8)
+# Estates fired in one transaction: short enough that the chat is not held long on SQLite.
+CHUNK = 25
 # The list's buttons last the week and the weekend after it.
 VISIT_BUTTONS = timedelta(days=8)
 VISIT_ACTIONS = ("visit.visited", "visit.not_home", "visit.put_off")
@@ -72,7 +84,9 @@ async def fire_due(
         weeks = await weeks_of(session, estates)
         latest = await _latest(session, now - LOOKBACK)
         known = set(await session.scalars(select(Occurrence.estate_id).distinct()))
-    done = []
+    # Estates whose rule falls at the same moment fire together: one transaction for a chunk
+    # of them (the district's Monday lists are 244 estates at 08:00), not one each.
+    pending: dict[tuple[RuleKind, datetime, Outcome], list[int]] = defaultdict(list)
     for estate_id in estates:
         week = weeks[estate_id]
         for rule in week.rules.values():
@@ -82,10 +96,15 @@ async def fire_due(
                 # new estate): only a process that was running for it can have missed it.
                 late = now - due > grace or estate_id not in known
                 outcome = Outcome.SKIPPED if late else Outcome.FIRED
-                async with store.write() as session:
-                    fired = await _fire(session, estate_id, rule, week, due, outcome, desk, now)
-                if fired is not None:
-                    done.append(fired)
+                pending[(rule.kind, due, outcome)].append(estate_id)
+    done: list[Fired] = []
+    for (kind, due, outcome), group in sorted(pending.items(), key=lambda item: item[0][1]):
+        for start in range(0, len(group), CHUNK):
+            chunk = group[start : start + CHUNK]
+            async with store.write() as session:
+                done += await _fire(
+                    session, chunk, kind, weeks, due, outcome, desk, now, store.sqlite
+                )
     for fired in done:
         log.info(
             "week: %s of estate %s due %s %s (%s messages)",
@@ -109,39 +128,65 @@ async def _latest(session: AsyncSession, since: datetime) -> dict[tuple[int, str
 
 async def _fire(
     session: AsyncSession,
-    estate_id: int,
-    rule: Rule,
-    week: Week,
+    estate_ids: list[int],
+    kind: RuleKind,
+    weeks: dict[int, Week],
     due: datetime,
     outcome: Outcome,
     desk: Desk,
     now: datetime,
-) -> Fired | None:
+    sqlite: bool,
+) -> list[Fired]:
+    """Record one occurrence per estate, and write the messages of those this run won."""
     due_at = due.astimezone(UTC)
-    occurrence = await claim(session, estate_id, rule.kind.value, due_at, outcome)
-    if occurrence is None:
-        return None
-    count = 0
-    if outcome is Outcome.FIRED:
-        replies = await BUILDERS[rule.kind](session, estate_id, due, week, desk)
-        not_before = week.not_before(now, desk.zone)
-        rows = rows_of(session)
-        for row in outbox_rows(replies, None):
-            row["not_before"] = not_before
-            rows.add(OutboxMessage, row)
-            count += 1
-        for key in sends(estate_id, rule.kind.value, due_at, (r.chat_id for r in replies)):
-            rows.add(OccurrenceSend, key)
-        occurrence.messages = count
-    audit(
-        session,
-        f"system:{rule.kind.value}",
-        f"schedule.{outcome.value}",
-        "occurrence",
-        occurrence,
-        after={"estate": estate_id, "due_at": due_at.isoformat(), "messages": count},
-    )
-    return Fired(estate_id, rule.kind, due_at, outcome, count)
+    won = await claim_many(session, estate_ids, kind.value, due_at, outcome, sqlite)
+    fired = []
+    counts = []
+    rows = rows_of(session)
+    built: dict[int, list[Reply]] = {}
+    many = MANY_BUILDERS.get(kind)
+    if outcome is Outcome.FIRED and many is not None:
+        built = await many(session, {e: weeks[e] for e in won}, due, desk)
+    for estate_id in sorted(won):
+        count = 0
+        if outcome is Outcome.FIRED:
+            week = weeks[estate_id]
+            if many is not None:
+                replies = built.get(estate_id, [])
+            else:
+                replies = await BUILDERS[kind](session, estate_id, due, week, desk)
+            not_before = week.not_before(now, desk.zone)
+            for row in outbox_rows(replies, None):
+                row["not_before"] = not_before
+                rows.add(OutboxMessage, row)
+                count += 1
+            for key in sends(estate_id, kind.value, due_at, (r.chat_id for r in replies)):
+                rows.add(OccurrenceSend, key)
+            counts.append({"e": estate_id, "n": count})
+        audit(
+            session,
+            f"system:{kind.value}",
+            f"schedule.{outcome.value}",
+            "estate",
+            estate_id,
+            after={"rule": kind.value, "due_at": due_at.isoformat(), "messages": count},
+        )
+        fired.append(Fired(estate_id, kind, due_at, outcome, count))
+    if counts:
+        await rows.write(session)
+        table = Occurrence.__table__
+        assert isinstance(table, Table)
+        await session.execute(
+            update(table)
+            .where(
+                table.c.estate_id == bindparam("e"),
+                table.c.kind == kind.value,
+                table.c.due_at == due_at,
+            )
+            .values(messages=bindparam("n")),
+            counts,
+        )
+    return fired
 
 
 # ---- what each rule says -------------------------------------------------------------------
@@ -152,23 +197,36 @@ Builder = Callable[[AsyncSession, int, datetime, Week, Desk], Awaitable[list[Rep
 async def visit_lists(
     session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
 ) -> list[Reply]:
-    """Each head's list for the week, written as planned visits, with a row of buttons each."""
+    """One estate's lists (see visit_lists_many)."""
+    return (await visit_lists_many(session, {estate_id: week}, due, desk)).get(estate_id, [])
+
+
+async def visit_lists_many(
+    session: AsyncSession, weeks: dict[int, Week], due: datetime, desk: Desk
+) -> dict[int, list[Reply]]:
+    """Each head's list for the week, written as planned visits, with a row of buttons each.
+
+    Several estates at once: the district's Monday is 244 estates at the same minute, and a
+    statement per estate cost more than the work.
+    """
     today = due.astimezone(desk.zone).date()
-    heads = await heads_of(session, estate_id, today)
-    plans = await plan_week(session, heads, monday(today), week.visits_per_week)
+    heads = await heads_of_many(session, sorted(weeks), today)
+    per_week = {h.user_id: weeks[h.estate_id].visits_per_week for h in heads}
+    plans = await plan_week(session, heads, monday(today), per_week)
     places = await _places(session, [h for vs in plans.values() for _, h in vs])
     care = await _care(session, list(places))
-    replies = []
+    said = await voices(session, (h.user_id for h in heads), desk.default_language)
+    replies: dict[int, list[Reply]] = defaultdict(list)
     for head in heads:
         if not plans[head.user_id]:
             continue
-        say = await voice_of(session, head.user_id, desk.default_language)
+        say = said[head.user_id]
         lines = [_line(say, places[h], care.get(h)) for _, h in plans[head.user_id]]
         rows = [
             visit_buttons(session, say, head.user_id, v, places[h]) for v, h in plans[head.user_id]
         ]
         text = say("week.visit_list", count=len(lines), lines="\n".join(lines))
-        replies.append(Reply(head.user_id, text, rows))
+        replies[head.estate_id].append(Reply(head.user_id, text, rows))
     return replies
 
 
@@ -189,13 +247,13 @@ def visit_buttons(
 
 
 async def plan_week(
-    session: AsyncSession, heads: list[Head], week: date, per_week: int
+    session: AsyncSession, heads: list[Head], week: date, per_week: dict[int, int]
 ) -> dict[int, list[tuple[int, int]]]:
     """Choose and record each head's visits for a week; return (visit, household) per head."""
     candidates = await candidates_of(session, [h.group_id for h in heads], week)
     values = []
     for head in heads:
-        for c in choose(candidates.get(head.group_id, []), per_week, week):
+        for c in choose(candidates.get(head.group_id, []), per_week[head.user_id], week):
             values.append(
                 {
                     "household_id": c.household_id,
@@ -209,10 +267,14 @@ async def plan_week(
             )
     plans: dict[int, list[tuple[int, int]]] = {h.user_id: [] for h in heads}
     if values:
+        # Core, not the ORM's bulk insert: the ids come back in one statement either way,
+        # without building an object per row.
+        table = Visit.__table__
+        assert isinstance(table, Table)
         written = await session.execute(
-            insert(Visit).returning(
-                Visit.id, Visit.household_id, Visit.head_user_id, sort_by_parameter_order=True
-            ),
+            # The rows name their household and head: their order does not matter, and asking
+            # for it makes SQLite insert them one statement each.
+            insert(table).returning(table.c.id, table.c.household_id, table.c.head_user_id),
             values,
         )
         for visit_id, household_id, head_id in written:
@@ -237,11 +299,12 @@ async def visit_nudges(
     for head_id, household_id in open_visits:
         waiting[head_id].append(household_id)
     places = await _places(session, [h for hs in waiting.values() for h in hs])
+    said = await voices(session, waiting, desk.default_language)
     replies = []
     for head in heads:
         if not waiting.get(head.user_id):
             continue
-        say = await voice_of(session, head.user_id, desk.default_language)
+        say = said[head.user_id]
         lines = "\n".join(f"· {places[h]}" for h in waiting[head.user_id])
         replies.append(
             Reply(
@@ -286,6 +349,7 @@ async def _cleaning(
     )
     replies = []
     heads = await heads_of(session, estate_id, day) if key == "week.cleaning_day" else []
+    said = await voices(session, (h.user_id for h in heads), desk.default_language)
     for chat, building_id in chats:
         cleaning = await _cleaning_day(session, building_id, day)
         text = say(key, time=at)
@@ -311,7 +375,7 @@ async def _cleaning(
         for head in heads:
             if await _building_of_group(session, head.group_id) != building_id:
                 continue
-            voice = await voice_of(session, head.user_id, desk.default_language)
+            voice = said[head.user_id]
             choices: list[tuple[str, dict[str, object]]] = [
                 ("cleaning.mark", {"id": cleaning.id, "held": held}) for held in (1, 0)
             ]
@@ -354,9 +418,10 @@ async def advert_prompts(
     session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
 ) -> list[Reply]:
     heads = await heads_of(session, estate_id, due.astimezone(desk.zone).date())
+    said = await voices(session, (h.user_id for h in heads), desk.default_language)
     replies = []
     for head in heads:
-        say = await voice_of(session, head.user_id, desk.default_language)
+        say = said[head.user_id]
         replies.append(Reply(head.user_id, say("week.advert_cleanup")))
     return replies
 
@@ -371,17 +436,41 @@ async def fee_reminders(
 async def mediation_reminders(
     session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
 ) -> list[Reply]:
+    """One estate's mediation-day reminders (see mediation_reminders_many)."""
+    return (await mediation_reminders_many(session, {estate_id: week}, due, desk)).get(
+        estate_id, []
+    )
+
+
+async def mediation_reminders_many(
+    session: AsyncSession, weeks: dict[int, Week], due: datetime, desk: Desk
+) -> dict[int, list[Reply]]:
     """Monday: the secretary and the heads are reminded of the mediation day's place and time."""
-    venue = await mediation_venue(session, estate_id)
-    heads = await heads_of(session, estate_id, due.astimezone(desk.zone).date())
-    people = [*await secretaries_of(session, estate_id), *(h.user_id for h in heads)]
-    replies = []
-    for user in dict.fromkeys(people):
-        say = await voice_of(session, user, desk.default_language)
-        where = venue.place or say("req.mediation_default_place")
-        replies.append(
-            Reply(user, say("week.mediation_day", time=venue.at.strftime("%H:%M"), place=where))
+    estates = sorted(weeks)
+    heads = await heads_of_many(session, estates, due.astimezone(desk.zone).date())
+    people: dict[int, list[int]] = {e: [] for e in estates}
+    for estate_id, user in await session.execute(
+        select(RoleAssignment.scope_id, RoleAssignment.user_id).where(
+            RoleAssignment.role == "secretary",
+            RoleAssignment.scope_kind == "estate",
+            RoleAssignment.scope_id.in_(estates),
+            RoleAssignment.revoked_at.is_(None),
         )
+    ):
+        people[estate_id].append(user)
+    for head in heads:
+        people[head.estate_id].append(head.user_id)
+    said = await voices(session, (u for us in people.values() for u in us), desk.default_language)
+    venues = {e: await mediation_venue(session, e) for e in estates}
+    replies: dict[int, list[Reply]] = {}
+    for estate_id in estates:
+        venue = venues[estate_id]
+        replies[estate_id] = []
+        for user in dict.fromkeys(people[estate_id]):
+            say = said[user]
+            where = venue.place or say("req.mediation_default_place")
+            text = say("week.mediation_day", time=venue.at.strftime("%H:%M"), place=where)
+            replies[estate_id].append(Reply(user, text))
     return replies
 
 
@@ -390,8 +479,10 @@ async def weekly_summaries(
 ) -> list[Reply]:
     """Monday: last week's visits per head and the estate's open requests, to the secretary."""
     replies = []
-    for user in await secretaries_of(session, estate_id):
-        say = await voice_of(session, user, desk.default_language)
+    secretaries = await secretaries_of(session, estate_id)
+    said = await voices(session, secretaries, desk.default_language)
+    for user in secretaries:
+        say = said[user]
         text = await summary_text(session, estate_id, due, desk, say)
         replies.append(Reply(user, text))
     return replies
@@ -436,4 +527,26 @@ BUILDERS: dict[RuleKind, Builder] = {
     RuleKind.FEE_REMINDER: fee_reminders,
     RuleKind.MEDIATION_DAY: mediation_reminders,
     RuleKind.WEEKLY_SUMMARY: weekly_summaries,
+}
+
+
+async def voices(session: AsyncSession, users: Iterable[int], default: str) -> dict[int, Voice]:
+    """Each person's words, read in one statement for many (their choice, else the default)."""
+    wanted = sorted(set(users))
+    chosen = {
+        u: lang
+        for u, lang in await session.execute(
+            select(Person.user_id, Person.language).where(Person.user_id.in_(wanted))
+        )
+    }
+    return {u: Voice(pick_language(chosen.get(u), None, default)) for u in wanted}
+
+
+ManyBuilder = Callable[
+    [AsyncSession, dict[int, Week], datetime, Desk], Awaitable[dict[int, list[Reply]]]
+]
+# Rules that fall on every estate at once, built for a chunk of estates in a few statements.
+MANY_BUILDERS: dict[RuleKind, ManyBuilder] = {
+    RuleKind.VISIT_LIST: visit_lists_many,
+    RuleKind.MEDIATION_DAY: mediation_reminders_many,
 }
