@@ -118,10 +118,12 @@ async def schedule(turn: Turn) -> list[Reply]:
     if not estates:
         return [turn.answer("week.not_secretary")]
     estate_id = estates[0]
-    words = (turn.event.text or "").split()[1:]
+    words = turn.event.args.split()
     if words:
         try:
             await apply_words(turn.session, estate_id, words, f"user:{turn.event.user_id}")
+            # The batch does not flush on its own: the week read below must see the change.
+            await turn.session.flush()
         except Problem as problem:
             return [turn.answer(problem.key, **problem.params)]
     week = await week_of(turn.session, estate_id)
