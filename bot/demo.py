@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.demo_week import week_walk_through
 from bot.runtime import Runtime, make_transport
 from bot.sandbox.server import BotApiServer, Sent
 from models.building_chat import new_bind_code
@@ -210,6 +211,7 @@ async def run_demo(
         await show.bot_says(1)
 
         await _request_walk_through(show)
+        await week_walk_through(show, settings.zone, HEAD, SECRETARY, (RESIDENT, ADMIN))
         out(t("demo.done", language, database=str(database)))
     finally:
         runtime.stop.set()
