@@ -134,7 +134,7 @@ FLOW = Flow(
     name="schedule",
     commands=(
         Command(
-            "schedule", schedule, roles=frozenset({Role.SECRETARY}), where=Where.PRIVATE, rank=75
+            "schedule", schedule, roles=frozenset({Role.SECRETARY}), where=Where.PRIVATE, rank=65
         ),
     ),
 )
