@@ -16,6 +16,7 @@ from bot.sender import SendLimits
 from handlers.outgoing import enqueue
 from handlers.request_cards import Desk
 from models.cleaning_day import CleaningSignup
+from models.notice import NoticeRead
 from models.person import Person
 from models.registry import Estate
 from models.schedule_rule import week_of
@@ -24,7 +25,7 @@ from models.visit import Visit, VisitState
 from scheduler.week import cleaning_eve, visit_lists
 from tests.chat.harness import GROUP, Harness, running_bot
 from tests.chat.test_requests_chat import seed_world
-from tests.request_world import HEAD1, HEAD2, SECRETARY
+from tests.request_world import HEAD1, HEAD2, R1, SECRETARY
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -146,3 +147,21 @@ async def test_the_secretary_reads_and_changes_the_week_in_chat(bot: Harness) ->
     assert "5到10户" in refused.text
     [not_theirs] = await bot.say(HEAD1, "/schedule")
     assert "每周安排" not in not_theirs.text or "书记" in not_theirs.text
+
+
+async def test_a_head_sends_a_notice_privately_and_sees_the_read_count(bot: Harness) -> None:
+    [ask] = await bot.say(HEAD1, "/notice")
+    assert "通知内容" in ask.text
+    [where] = await bot.say(HEAD1, "本周六上午停水，请提前储水。")
+    sent = await bot.press(HEAD1, where, 1, count=1)
+    assert "通知已发出：3处，已读0人" in sent[0].text
+    [got] = await bot.server.wait_sent(R1, 1)
+    assert "📢 通知：本周六上午停水" in got.text and "室" not in got.text
+    await bot.press(R1, got, 0, count=0)
+    async with asyncio.timeout(10):
+        while "已读1人" not in bot.server.sent_to(HEAD1)[-1].text:
+            await asyncio.sleep(0.05)
+    await bot.press(R1, got, 0, count=0)  # pressed twice, counted once
+    async with bot.store.read() as session:
+        reads = await session.scalar(select(func.count()).select_from(NoticeRead))
+    assert reads == 1
