@@ -251,6 +251,19 @@ async def plan_week(
 ) -> dict[int, list[tuple[int, int]]]:
     """Choose and record each head's visits for a week; return (visit, household) per head."""
     candidates = await candidates_of(session, [h.group_id for h in heads], week)
+    # A rule moved to a later day of the same week fires again: households already on this
+    # week's lists stay there (a visit is unique per household and week).
+    listed = set(
+        await session.scalars(
+            select(Visit.household_id).where(
+                Visit.week == week, Visit.head_user_id.in_([h.user_id for h in heads])
+            )
+        )
+    )
+    if listed:
+        candidates = {
+            g: [c for c in cs if c.household_id not in listed] for g, cs in candidates.items()
+        }
     values = []
     for head in heads:
         for c in choose(candidates.get(head.group_id, []), per_week[head.user_id], week):

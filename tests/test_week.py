@@ -302,3 +302,22 @@ async def test_another_heads_household_or_a_stale_button_is_refused(store: Store
             select(func.count()).where(AuditEntry.action == "visit.recorded")
         )
         assert recorded == 1
+
+
+async def test_a_list_moved_to_a_later_day_of_the_week_adds_no_household_twice(
+    store: Store,
+) -> None:
+    estate_id = await build_estate(store)
+    monday = date(2026, 11, 9)
+    with time_machine.travel(local(monday, 7), tick=False) as traveller:
+        await fire_due(store, DESK)
+        traveller.move_to(local(monday, 8, 1))
+        await fire_due(store, DESK)
+        async with store.write() as session:
+            await set_rule(session, estate_id, RuleKind.VISIT_LIST, "test", weekday=2)
+        traveller.move_to(local(monday + timedelta(days=2), 8, 1))
+        again = [f for f in await fire_due(store, DESK) if f.kind is RuleKind.VISIT_LIST]
+        assert [f.outcome for f in again] == [Outcome.FIRED]
+    async with store.read() as session:
+        rows = list(await session.execute(select(Visit.household_id, Visit.week)))
+    assert len(rows) == len(set(rows)) == 20  # five more for each head, none twice
