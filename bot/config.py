@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     runtime: Literal["ptb", "aiogram"] = Field("ptb", alias="LINZHANG_RUNTIME")
     timezone: str = Field("Asia/Shanghai", alias="LINZHANG_TIMEZONE")
     language: Literal["zh_CN", "en"] = Field("zh_CN", alias="LINZHANG_LANGUAGE")
+    # A push of the week missed while no process ran is sent on start if at most this late.
+    schedule_grace_hours: float = Field(12.0, ge=0, alias="LINZHANG_SCHEDULE_GRACE_HOURS")
     cjk_font: Path | None = Field(None, alias="LINZHANG_CJK_FONT")
     webhook_url: str | None = Field(None, alias="LINZHANG_WEBHOOK_URL")
     webhook_listen: str = Field("127.0.0.1:8443", alias="LINZHANG_WEBHOOK_LISTEN")

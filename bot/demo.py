@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.demo_election import election_walk_through
+from bot.demo_week import week_walk_through
 from bot.runtime import Runtime, make_transport
 from bot.sandbox.server import BotApiServer, Sent
 from models.building_chat import new_bind_code
@@ -211,6 +212,8 @@ async def run_demo(
         await show.bot_says(1)
 
         await _request_walk_through(show)
+        # The head's week before the election that may give the group another head.
+        await week_walk_through(show, settings.zone, HEAD, SECRETARY, (RESIDENT, ADMIN))
         await election_walk_through(show, SECRETARY, RESIDENT, GROUP, ESTATE, settings.zone)
         out(t("demo.done", language, database=str(database)))
     finally:

@@ -186,7 +186,8 @@ class Runtime:
         jobs = start_jobs(
             self.store,
             Desk(self.settings.zone, self.settings.language),
-            timedelta(days=self.settings.retention_days),
+            grace=timedelta(hours=self.settings.schedule_grace_hours),
+            retention=timedelta(days=self.settings.retention_days),
         )
         jobs.add_listener(_count_firing, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         try:

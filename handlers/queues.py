@@ -7,9 +7,10 @@ from sqlalchemy import or_, select
 from handlers.context import Context
 from handlers.events import Incoming, Reply, answer
 from handlers.flow import Command, Flow, Where
-from handlers.request_cards import deadline_phrase
+from handlers.request_cards import Desk, deadline_phrase
 from handlers.speech import Voice
 from handlers.turn import Turn
+from handlers.week_summary import summary_text
 from models.base import utcnow
 from models.person import Resident
 from models.request import CLOSED, DECIDING, WORKING, Level, Request
@@ -101,10 +102,17 @@ async def queue(turn: Turn) -> list[Reply]:
         .order_by(Request.deadline_at)
         .limit(SHOWN)
     )
-    return [
+    replies = [
         _listing(event, ctx, say, list(waiting), "req.queue_header", "req.queue_none"),
         _listing(event, ctx, say, list(overdue), "req.overdue_header", "req.overdue_none"),
     ]
+    # A secretary also sees the estate's week: visits per head, cleaning days, stale households.
+    for a in mine:
+        if a.role == Role.SECRETARY.value:
+            desk = Desk(ctx.zone, ctx.default_language)
+            text = await summary_text(session, a.scope_id, utcnow(), desk, say)
+            replies.append(answer(event, text))
+    return replies
 
 
 def _listing(

@@ -38,6 +38,13 @@ KEPT_UNDER_PSEUDONYM: dict[str, tuple[str, ...]] = {
     "election_candidate": ("user_id", "nominated_by"),
     "election_paper_entry": ("teller_user_id",),
     "election_recall_signature": ("head_user_id",),
+    "visit": ("head_user_id",),
+    "cleaning_day": ("marked_by",),
+    "cleaning_signup": ("user_id",),
+    "notice": ("author_user_id",),
+    "notice_read": ("user_id",),
+    # A weekly push's key names the chat it went to: a person's, for a private push.
+    "occurrence_send": ("chat_id",),
 }
 # Rows that exist only for the person's own use of the chat: deleted with them.
 DELETED_WITH_PERSON: dict[str, str] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -14,15 +14,25 @@ from scheduler.deadlines import check_deadlines
 from scheduler.elections import run_elections
 from scheduler.figures_week import push_weekly_figures
 from scheduler.retention import erase_departed
+from scheduler.week import GRACE, fire_due
 
 DEADLINE_CHECK_SECONDS = 60
 ELECTION_CHECK_SECONDS = 60
+# The week's rules fire at whole minutes; each pass fires what fell since the last one.
+WEEK_CHECK_SECONDS = 60
 
 
 def start_jobs(
-    store: Store, desk: Desk, retention: timedelta = timedelta(days=180)
+    store: Store,
+    desk: Desk,
+    grace: timedelta = GRACE,
+    retention: timedelta = timedelta(days=180),
 ) -> AsyncIOScheduler:
-    """Start the jobs; the caller shuts the scheduler down when the bot stops."""
+    """Start the jobs; the caller shuts the scheduler down when the bot stops.
+
+    Only the scheduling leader (bot/runtime.py) calls this. The week's job runs at once on
+    start, so what fell due while no process ran is sent within the grace window.
+    """
     scheduler = AsyncIOScheduler(timezone=desk.zone)
     scheduler.add_job(
         check_deadlines,
@@ -40,6 +50,16 @@ def start_jobs(
         seconds=ELECTION_CHECK_SECONDS,
         args=(store, Speaker(desk.zone, desk.default_language)),
         id="elections",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        _fire_week,
+        "interval",
+        seconds=WEEK_CHECK_SECONDS,
+        args=(store, desk, grace),
+        id="week",
+        next_run_time=datetime.now(desk.zone),
         coalesce=True,
         max_instances=1,
     )
@@ -65,9 +85,13 @@ def start_jobs(
     return scheduler
 
 
-async def _erase_departed(store: Store, retention: timedelta) -> None:
-    await erase_departed(store, retention, utcnow())
+async def _fire_week(store: Store, desk: Desk, grace: timedelta) -> None:
+    await fire_due(store, desk, grace=grace)
 
 
 async def _push_weekly_figures(store: Store, desk: Desk) -> None:
     await push_weekly_figures(store, desk, utcnow())
+
+
+async def _erase_departed(store: Store, retention: timedelta) -> None:
+    await erase_departed(store, retention, utcnow())

@@ -18,6 +18,7 @@ from bot.cli import (
     report,
     roles,
     roster,
+    schedule,
     simulate,
 )
 from bot.cli.common import language
@@ -34,6 +35,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(roles.app, name="roles")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(deadlines.app, name="deadlines")
+app.add_typer(schedule.app, name="schedule")
 app.add_typer(election.app, name="election")
 roster.register(app)
 cards.register(app)

@@ -40,6 +40,12 @@ async def test_demo_walks_through_registration_binding_and_a_request(
         "马建国 得 4 票",
         "马建国 当选邻长",
         "四员职责",
+        # The simulated week (bot/demo_week.py).
+        "本周五一行动走访名单（5户）",
+        "已代 芙蓉花园1栋1单元202室 提交",
+        "本周还有4户未走访",
+        "接龙（2人）： / 王秀英、张主任",
+        "李阿姨：1/5户",
     )
     for expected in shown:
         assert expected in transcript, expected

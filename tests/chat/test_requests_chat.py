@@ -309,10 +309,11 @@ async def test_secretary_convenes_four_parties_and_records_the_decision(bot: Har
     await bot.say(HEAD1, "涉及公共区域改造，需要四方商量", count=1)
     decide = await _next(bot, SECRETARY, 0)
     assert [b["text"] for b in decide.buttons()][-1] == "四方议事"
-    waiting, overdue = await bot.say(SECRETARY, "/queue", count=2)
+    waiting, overdue, week = await bot.say(SECRETARY, "/queue", count=3)
     reference = (await _request(bot)).reference
     assert "待您决定" in waiting.text and reference in waiting.text
     assert "没有超期事项" in overdue.text
+    assert "上周邻长走访情况" in week.text and "陈邻长：0/0户" in week.text
     [not_theirs] = await bot.say(HEAD1, "/queue")
     assert "书记" in not_theirs.text and reference not in not_theirs.text
     [when] = await bot.press(SECRETARY, decide, 3)
