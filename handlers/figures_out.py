@@ -16,8 +16,17 @@ COUNTS = (
     "opinions_collected",
     "disputes_mediated",
     "services_resolved",
+    "visits_done",
+    "visits_planned",
+    "cleaning_days_held",
 )
-RATES = ("signed_in_time", "resolved_in_time", "satisfaction", "election_turnout")
+RATES = (
+    "signed_in_time",
+    "resolved_in_time",
+    "satisfaction",
+    "election_turnout",
+    "visit_coverage",
+)
 HOURS = ("median_hours_to_sign", "median_hours_to_resolve")
 
 

@@ -10,6 +10,9 @@ Definitions (docs/figures.md says the same in words for the district):
 - signed in time, resolved in time: of the requests signed (resolved) in the period, the share
   done by the deadline that step had; median hours from filing to signing and to resolving;
 - satisfaction: of the requests rated in the period, the share rated 满意 or 基本满意;
+- visits done and planned: the five-ones visits on the lists of the weeks that begin in the
+  period, and those done; visit coverage: the households served visited at least once;
+- cleaning days held: cleaning days in the period a head marked held;
 - election turnout: of the households on the rolls of the elections counted whose voting was
   due to end in the period, the share that voted;
 - settled at: the level (head, branch, community, street) of the requests resolved in the period.
@@ -33,12 +36,14 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.ballot import Participation
+from models.cleaning_day import CleaningDay, Held
 from models.contact_card import ContactCard
 from models.election import Election, Phase
 from models.registry import Building, Community, Estate, Household, NeighbourGroup, Street
 from models.request import Rating, Request, RequestKind, State
 from models.role import Role, RoleAssignment
 from models.scope import ScopeKind
+from models.visit import Visit, VisitState
 
 SETTLED = (State.RESOLVED.value, State.CONFIRMED.value)
 CONTENT = (Rating.SATISFIED.value, Rating.FAIRLY.value)
@@ -95,6 +100,10 @@ class Tally:
     content: int = 0
     roll: int = 0
     voted: int = 0
+    visits_planned: int = 0
+    visits_done: int = 0
+    visited_households: int = 0
+    cleaning_held: int = 0
     sign_hours: list[float] = field(default_factory=list)
     resolve_hours: list[float] = field(default_factory=list)
     settled_at: Counter[str] = field(default_factory=Counter)
@@ -108,6 +117,10 @@ class Tally:
         self.content += other.content
         self.roll += other.roll
         self.voted += other.voted
+        self.visits_planned += other.visits_planned
+        self.visits_done += other.visits_done
+        self.visited_households += other.visited_households
+        self.cleaning_held += other.cleaning_held
         self.sign_hours += other.sign_hours
         self.resolve_hours += other.resolve_hours
         self.settled_at.update(other.settled_at)
@@ -121,10 +134,14 @@ class Figures:
     opinions_collected: int
     disputes_mediated: int
     services_resolved: int
+    visits_done: int
+    visits_planned: int
+    cleaning_days_held: int
     signed_in_time: float | None
     resolved_in_time: float | None
     satisfaction: float | None
     election_turnout: float | None
+    visit_coverage: float | None
     median_hours_to_sign: float | None
     median_hours_to_resolve: float | None
     settled_at: dict[str, int]
@@ -138,10 +155,14 @@ class Figures:
             opinions_collected=tally.opinions,
             disputes_mediated=tally.disputes,
             services_resolved=tally.services,
+            visits_done=tally.visits_done,
+            visits_planned=tally.visits_planned,
+            cleaning_days_held=tally.cleaning_held,
             signed_in_time=_share(tally.signed_in_time, tally.signed),
             resolved_in_time=_share(tally.resolved_in_time, tally.resolved),
             satisfaction=_share(tally.content, tally.rated),
             election_turnout=_share(tally.voted, tally.roll),
+            visit_coverage=_share(tally.visited_households, tally.served),
             median_hours_to_sign=_median(tally.sign_hours),
             median_hours_to_resolve=_median(tally.resolve_hours),
             settled_at={level: tally.settled_at.get(level, 0) for level in LEVELS},
@@ -257,7 +278,48 @@ async def tally_estates(
         .group_by(Building.estate_id)
     ):
         tallies[estate].voted = voted
+    await _count_week(session, tallies, wanted, period, start, end)
     return tallies
+
+
+async def _count_week(
+    session: AsyncSession,
+    tallies: dict[int, Tally],
+    wanted: ColumnElement[bool],
+    period: Period,
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Visits planned and done in the period's weeks, households visited, cleaning days held."""
+    visits = (
+        select(Building.estate_id)
+        .join(Household, Household.building_id == Building.id)
+        .join(Visit, Visit.household_id == Household.id)
+        .where(wanted, Visit.week >= period.first, Visit.week <= period.last)
+        .group_by(Building.estate_id)
+    )
+    done = Visit.state == VisitState.VISITED.value
+    for estate, planned, visited, households in await session.execute(
+        visits.add_columns(
+            func.count(),
+            func.count().filter(done),
+            func.count(func.distinct(Visit.household_id)).filter(done),
+        )
+    ):
+        tally = tallies[estate]
+        tally.visits_planned, tally.visits_done, tally.visited_households = (
+            planned,
+            visited,
+            households,
+        )
+    for estate, held in await session.execute(
+        select(Building.estate_id, func.count())
+        .join(CleaningDay, CleaningDay.building_id == Building.id)
+        .where(wanted, CleaningDay.day >= period.first, CleaningDay.day <= period.last)
+        .where(CleaningDay.state == Held.HELD.value)
+        .group_by(Building.estate_id)
+    ):
+        tallies[estate].cleaning_held = held
 
 
 def _heads_in_office(last: date, end: datetime) -> ColumnElement[bool]:

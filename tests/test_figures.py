@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from handlers.figures_chart import chart
 from handlers.request_cards import Desk
+from models.cleaning_day import CleaningDay, Held
 from models.contact_card import ContactCard, cards_for
 from models.figures import Period, Unit, parse_period, report
 from models.outbox import OutboxMessage
@@ -25,6 +26,7 @@ from models.role import RoleAssignment
 from models.scope import resolve_scope
 from models.simulation import Size
 from models.store import Store
+from models.visit import Visit, VisitState
 from models.workdays import WorkCalendar
 from scheduler.figures_week import push_weekly_figures
 from tests.conftest import Cli
@@ -140,7 +142,7 @@ async def test_the_report_command_in_every_form(store: Store, cli: Cli, tmp_path
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:2] == ("单位", "在任邻长") and rows[1][0] == "全区"
-    assert rows[1][1:7] == (2, 4, 3, 3, 1, 1) and rows[1][7] == 2 / 3
+    assert rows[1][1:7] == (2, 4, 3, 3, 1, 1) and rows[1][10] == 2 / 3
     assert [row[0] for row in rows[2:]] == ["月塘街道", "荷塘街道"]
 
     october = cli("report", "--period", "2026-10", "--format", "json")
@@ -206,3 +208,24 @@ async def test_monday_figures_reach_community_and_street_staff_once(store: Store
         "【上周统计】\n芙蓉社区 统计（2026-09-14 至 2026-09-20）"
     )
     assert "收集社情民意：3" in sent[STREET_STAFF]
+
+
+async def test_the_week_counts_visits_coverage_and_cleaning_days(store: Store) -> None:
+    await _district(store)
+    async with store.write() as session:
+        households = sorted(await session.scalars(select(Household.id).where(Household.unit != "")))
+        building = await session.scalar(select(Household.building_id))
+        week = date(2026, 9, 14)
+        for household, state in (
+            (households[0], VisitState.VISITED),
+            (households[1], VisitState.VISITED),
+            (households[2], VisitState.NOT_HOME),
+        ):
+            session.add(Visit(household_id=household, head_user_id=HEAD1, week=week, state=state))
+        session.add(Visit(household_id=households[0], head_user_id=HEAD1, week=date(2026, 10, 5)))
+        session.add(CleaningDay(building_id=building, day=date(2026, 9, 19), state=Held.HELD))
+        session.add(CleaningDay(building_id=building, day=date(2026, 9, 26), state=Held.NOT_HELD))
+    async with store.read() as session:
+        figures = (await report(session, None, SEPTEMBER, ZONE)).total.figures
+    assert (figures.visits_done, figures.visits_planned, figures.cleaning_days_held) == (2, 3, 1)
+    assert figures.visit_coverage == 2 / 4  # of the four households served by a head
