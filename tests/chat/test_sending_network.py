@@ -101,7 +101,12 @@ async def test_a_push_at_the_cap_with_an_answer_in_the_middle(
     for chat in PUSHED:
         texts = [s.text for s in pushed if s.chat_id == chat]
         assert texts == [f"通知 {chat} 第{n}条" for n in range(4)], "in order per chat"
-    assert server.rejected_429 == 0, "our own pacing never went over the cap"
+    # The pacing spaces the calls' starts; the server counts their arrivals. On a starved
+    # machine (server, sender and framework share this test's loop) a call's own CPU can
+    # delay it enough for two to arrive together: a pacer that ignores the cap would be
+    # refused hundreds of times here, one that keeps it a handful at most (each then waits
+    # out its retry_after).
+    assert server.rejected_429 <= len(server.sent) // 250, "our own pacing kept to the cap"
     assert all(row.sent_at for row in rows)
     # The answer overtook every push that waited: only the calls already in flight (and
     # those started before the sender looked again) reached the server before it.
