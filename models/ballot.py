@@ -16,13 +16,11 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, delete, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.audit import audit
-from models.base import Base
+from models.base import Base, insert_or_skip
 from models.election import (
     ABSTAIN,
     Candidate,
@@ -84,10 +82,8 @@ async def participate(
     session: AsyncSession, election_id: int, household_id: int, channel: str
 ) -> bool:
     """Record that a household voted; False when it already had (the database decides)."""
-    dialect = session.get_bind().dialect.name
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
-        insert_(Participation)
+        insert_or_skip(session, Participation)
         .values(election_id=election_id, household_id=household_id, channel=channel)
         .on_conflict_do_nothing(index_elements=["election_id", "household_id"])
         .returning(Participation.household_id)
@@ -98,8 +94,6 @@ async def participate(
 async def participate_online(session: AsyncSession, election: Election, user_id: int) -> int | None:
     """Record that the resident's household on the roll voted online, in one statement;
     return the household, or None when it is not on the roll or has voted already."""
-    dialect = session.get_bind().dialect.name
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     household = (
         select(literal(election.id), Resident.household_id, literal(ONLINE))
         .join(
@@ -111,7 +105,7 @@ async def participate_online(session: AsyncSession, election: Election, user_id:
         .limit(1)
     )
     statement = (
-        insert_(Participation)
+        insert_or_skip(session, Participation)
         .from_select(["election_id", "household_id", "channel"], household)
         .on_conflict_do_nothing(index_elements=["election_id", "household_id"])
         .returning(Participation.household_id)

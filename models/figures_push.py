@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Date, Integer, String
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, insert_or_skip, utcnow
 
 
 class FiguresPush(Base):
@@ -26,10 +24,8 @@ class FiguresPush(Base):
 
 async def claim_push(session: AsyncSession, unit_kind: str, unit_id: int, week: date) -> bool:
     """Record a unit's push for a week; False when another run already has (the key decides)."""
-    dialect = session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
-        make(FiguresPush)
+        insert_or_skip(session, FiguresPush)
         .values(unit_kind=unit_kind, unit_id=unit_id, week=week, sent_at=utcnow())
         .on_conflict_do_nothing()
         .returning(FiguresPush.week)

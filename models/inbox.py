@@ -18,12 +18,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, insert_or_skip, utcnow
 
 
 class InboxUpdate(Base):
@@ -56,9 +54,9 @@ async def store_updates(session: AsyncSession, bot_id: int, updates: list[dict[s
         {"bot_id": bot_id, "update_id": int(u["update_id"]), "payload": u, "received_at": utcnow()}
         for u in updates
     ]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+    statement = insert_or_skip(session, InboxUpdate).on_conflict_do_nothing(
+        index_elements=["bot_id", "update_id"]
+    )
     result = await session.execute(statement.returning(InboxUpdate.id), rows)
     return len(result.all())
 

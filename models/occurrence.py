@@ -7,12 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, insert_or_skip, utcnow
 
 
 class Outcome(StrEnum):
@@ -73,7 +71,6 @@ async def claim_many(
     kind: str,
     due_at: datetime,
     outcome: Outcome,
-    sqlite: bool,
 ) -> set[int]:
     """Record one occurrence for each estate in one statement; return the estates this run won.
 
@@ -93,9 +90,8 @@ async def claim_many(
     ]
     if not rows:
         return set()
-    dialect_insert = sqlite_insert if sqlite else pg_insert
     statement = (
-        dialect_insert(Occurrence)
+        insert_or_skip(session, Occurrence)
         .on_conflict_do_nothing(index_elements=["estate_id", "kind", "due_at"])
         .returning(Occurrence.estate_id)
     )

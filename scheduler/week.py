@@ -102,9 +102,7 @@ async def fire_due(
         for start in range(0, len(group), CHUNK):
             chunk = group[start : start + CHUNK]
             async with store.write() as session:
-                done += await _fire(
-                    session, chunk, kind, weeks, due, outcome, desk, now, store.sqlite
-                )
+                done += await _fire(session, chunk, kind, weeks, due, outcome, desk, now)
     for fired in done:
         log.info(
             "week: %s of estate %s due %s %s (%s messages)",
@@ -135,11 +133,10 @@ async def _fire(
     outcome: Outcome,
     desk: Desk,
     now: datetime,
-    sqlite: bool,
 ) -> list[Fired]:
     """Record one occurrence per estate, and write the messages of those this run won."""
     due_at = due.astimezone(UTC)
-    won = await claim_many(session, estate_ids, kind.value, due_at, outcome, sqlite)
+    won = await claim_many(session, estate_ids, kind.value, due_at, outcome)
     fired = []
     counts = []
     rows = rows_of(session)
