@@ -18,11 +18,13 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.import_roster import write_roster
 from handlers.request_cards import Desk
@@ -45,6 +47,40 @@ SECRETARIES_FROM = 60_000_000
 RESIDENTS_FROM = 70_000_000
 
 
+async def heads_and_secretaries(
+    session: AsyncSession,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """A head for every neighbour group and a secretary for every estate, as rows to insert
+    (people, then their roles), and how many groups there are."""
+    groups = list(await session.scalars(select(NeighbourGroup.id)))
+    estates = list(await session.scalars(select(func.distinct(Building.estate_id))))
+    people = [{"user_id": HEADS_FROM + g, "display_name": f"邻长{g}"} for g in groups]
+    people += [{"user_id": SECRETARIES_FROM + e, "display_name": f"书记{e}"} for e in estates]
+    grants = [
+        {
+            "user_id": HEADS_FROM + g,
+            "role": "neighbour_head",
+            "force": "",
+            "scope_kind": "group",
+            "scope_id": g,
+            "granted_by": "bench",
+        }
+        for g in groups
+    ]
+    grants += [
+        {
+            "user_id": SECRETARIES_FROM + e,
+            "role": "secretary",
+            "force": "",
+            "scope_kind": "estate",
+            "scope_id": e,
+            "granted_by": "bench",
+        }
+        for e in estates
+    ]
+    return people, grants, len(groups)
+
+
 async def seed(store: Store, folder: Path, requests: int) -> None:
     roster = folder / "roster.csv"
     write_roster(roster, 86_908, 244)
@@ -54,32 +90,7 @@ async def seed(store: Store, folder: Path, requests: int) -> None:
     week_ago = datetime.now(UTC) - timedelta(days=7)
     async with store.write() as session:
         await apply_import(session, await plan_import(session, rows, True), "bench", {})
-        groups = list(await session.scalars(select(NeighbourGroup.id)))
-        estates = list(await session.scalars(select(func.distinct(Building.estate_id))))
-        people = [{"user_id": HEADS_FROM + g, "display_name": f"邻长{g}"} for g in groups]
-        people += [{"user_id": SECRETARIES_FROM + e, "display_name": f"书记{e}"} for e in estates]
-        grants = [
-            {
-                "user_id": HEADS_FROM + g,
-                "role": "neighbour_head",
-                "force": "",
-                "scope_kind": "group",
-                "scope_id": g,
-                "granted_by": "bench",
-            }
-            for g in groups
-        ]
-        grants += [
-            {
-                "user_id": SECRETARIES_FROM + e,
-                "role": "secretary",
-                "force": "",
-                "scope_kind": "estate",
-                "scope_id": e,
-                "granted_by": "bench",
-            }
-            for e in estates
-        ]
+        people, grants, _ = await heads_and_secretaries(session)
         households = list(
             await session.execute(
                 select(

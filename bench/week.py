@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select
 
+from bench.deadlines import heads_and_secretaries
 from bench.import_roster import write_roster
 from handlers.request_cards import Desk
 from models.migrate import upgrade
 from models.outbox import OutboxMessage
 from models.person import Person
-from models.registry import Building, NeighbourGroup
 from models.role import RoleAssignment
 from models.roster import apply_import, plan_import
 from models.roster_file import read_roster
@@ -40,8 +40,6 @@ from models.visit import Visit
 from scheduler.week import fire_due
 
 ZONE = ZoneInfo("Asia/Shanghai")
-HEADS_FROM = 50_000_000
-SECRETARIES_FROM = 60_000_000
 
 
 async def seed(store: Store, folder: Path, households: int) -> int:
@@ -52,35 +50,10 @@ async def seed(store: Store, folder: Path, households: int) -> int:
     await upgrade(store)
     async with store.write() as session:
         await apply_import(session, await plan_import(session, rows, True), "bench", {})
-        groups = list(await session.scalars(select(NeighbourGroup.id)))
-        estates = list(await session.scalars(select(func.distinct(Building.estate_id))))
-        people = [{"user_id": HEADS_FROM + g, "display_name": f"邻长{g}"} for g in groups]
-        people += [{"user_id": SECRETARIES_FROM + e, "display_name": f"书记{e}"} for e in estates]
-        grants = [
-            {
-                "user_id": HEADS_FROM + g,
-                "role": "neighbour_head",
-                "force": "",
-                "scope_kind": "group",
-                "scope_id": g,
-                "granted_by": "bench",
-            }
-            for g in groups
-        ]
-        grants += [
-            {
-                "user_id": SECRETARIES_FROM + e,
-                "role": "secretary",
-                "force": "",
-                "scope_kind": "estate",
-                "scope_id": e,
-                "granted_by": "bench",
-            }
-            for e in estates
-        ]
+        people, grants, groups = await heads_and_secretaries(session)
         await session.execute(insert(Person), people)
         await session.execute(insert(RoleAssignment), grants)
-        return len(groups)
+        return groups
 
 
 async def main(households: int) -> None:
