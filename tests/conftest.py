@@ -85,7 +85,9 @@ Cli = Callable[..., Result]
 @pytest.fixture
 def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
     """Run `linzhang ARGS...` in-process against the test database; return the result."""
-    from bot.cli import app
+    from bot.cli import build
+
+    app = build()
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LINZHANG_DATABASE_URL", database_url)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from models.migrate import current_revision, downgrade, ensure_current, head_revision, upgrade
+from models.migrate import (
+    alembic_config,
+    alembic_head_revision,
+    current_revision,
+    downgrade,
+    ensure_current,
+    head_revision,
+    upgrade,
+)
 from models.problem import Problem
 from models.schema import metadata
 from models.store import Store
@@ -20,6 +30,17 @@ async def test_empty_database_reaches_head(empty_store: Store) -> None:
     async with empty_store.engine.connect() as connection:
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert {"household", "role_assignment", "audit_log", "contact_card"} <= tables
+
+
+def test_each_migration_is_named_after_its_revision() -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
+    assert scripts
+    for script in scripts:
+        assert Path(script.path).name.startswith(f"{script.revision}_"), script.path
+    # The schema check reads the head from the names: it must be the head Alembic finds.
+    assert head_revision() == alembic_head_revision()
 
 
 async def test_models_match_migrations(store: Store) -> None:
