@@ -89,11 +89,11 @@ class Pacer:
 
     def ready_at(self, chat_id: int, is_group: bool, now: float) -> float:
         """Return the earliest moment a message into this chat respects every limit."""
+        return max(self.overall_at(now), self.chat_at(chat_id, is_group, now))
+
+    def overall_at(self, now: float) -> float:
+        """Return the earliest moment any message respects the overall limit."""
         margin = self.limits.margin
-        times = [now, self._chat_hold.get(chat_id, 0.0)]
-        last = self._chat_last.get(chat_id)
-        if last is not None:
-            times.append(last + 1.0 / self.limits.chat_per_second + margin)
         overall = self._overall
         cap = max(1, int(self.limits.overall_per_second))
         while overall and overall[0] <= now - 1.0 - margin:
@@ -102,16 +102,25 @@ class Pacer:
         # waits for the next slot (a thirtieth of a second), not for the window to empty, and
         # arrivals stay spread out whatever the network does to them. A slot is kept for one
         # interval (GCRA), so a send that starts a little late is not a slot lost.
-        times.append(self._slot - self._interval)
+        at = max(now, self._slot - self._interval)
         if len(overall) >= cap:
-            times.append(overall[-cap] + 1.0 + margin)
+            at = max(at, overall[-cap] + 1.0 + margin)
+        return at
+
+    def chat_at(self, chat_id: int, is_group: bool, now: float) -> float:
+        """Return the earliest moment a message into this chat respects the chat's limits."""
+        margin = self.limits.margin
+        at = max(now, self._chat_hold.get(chat_id, 0.0))
+        last = self._chat_last.get(chat_id)
+        if last is not None:
+            at = max(at, last + 1.0 / self.limits.chat_per_second + margin)
         if is_group:
             recent = self._group[chat_id]
             while recent and recent[0] <= now - 60.0 - margin:
                 recent.popleft()
             if len(recent) >= self.limits.group_per_minute:
-                times.append(recent[-self.limits.group_per_minute] + 60.0 + margin)
-        return max(times)
+                at = max(at, recent[-self.limits.group_per_minute] + 60.0 + margin)
+        return at
 
     def record(self, chat_id: int, is_group: bool, at: float) -> None:
         self._slot = max(self._slot, at) + self._interval
@@ -198,10 +207,18 @@ class Sender:
         # One moment for the whole pass: were the clock read per message, a push further down
         # the list could take the slot an answer ahead of it was a moment short of.
         now = time.monotonic()
+        # The overall limit is the same for every push: once it says wait, only answers to
+        # button presses can go this pass, and no push's own limits need asking (a pass used
+        # to ask them of every waiting message to start one).
+        overall = self.pacer.overall_at(now)
         for message in list(self._waiting):
             if len(self._flying) >= self.limits.in_flight or self._stop.is_set():
                 break
-            if message.chat_id in self._chats_flying and message.method != CALLBACK_ANSWER:
+            answer = message.method == CALLBACK_ANSWER
+            if not answer and message.chat_id in self._chats_flying:
+                continue
+            if not answer and overall > now:
+                soonest = min(soonest, overall)
                 continue
             at = self._ready_at(message, now)
             if at > now:
@@ -209,6 +226,8 @@ class Sender:
                 continue
             self._waiting.remove(message)
             self._start(message)
+            if not answer:
+                overall = self.pacer.overall_at(now)
         if len(self._flying) >= self.limits.in_flight:
             return REREAD_SECONDS  # until a call lands
         return min(REREAD_SECONDS, max(0.0, soonest - time.monotonic()))
@@ -344,10 +363,11 @@ class Sender:
             self._secrets -= secret
 
     def _ready_at(self, message: Due, now: float) -> float:
-        """When a message may go: pushes wait for every limit; answers go first in line."""
+        """When a message may go as far as its chat goes (the overall limit is asked once a
+        pass): pushes wait for the chat's limits; answers go first in line."""
         if message.method == CALLBACK_ANSWER:
             return max(now, self.pacer.held_until(message.chat_id))
-        return self.pacer.ready_at(message.chat_id, message.is_group, now)
+        return self.pacer.chat_at(message.chat_id, message.is_group, now)
 
     def _record(self, message: Due) -> None:
         if message.method == CALLBACK_ANSWER:
