@@ -35,6 +35,9 @@ class ContactCard(Base):
             sqlite_where=text("revoked_at IS NULL"),
             postgresql_where=text("revoked_at IS NULL"),
         ),
+        # Every card of a household, revoked ones too: the figures count cards in force at a
+        # period's end, a street's at a time, without reading the district's.
+        Index("ix_contact_card_household_id", "household_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -205,7 +205,7 @@ async def report(
     """Count the period's figures for a unit (None: the district) and the units below it."""
     tree = await _tree(session)
     estates = [e for e, _ in tree.items() if unit is None or _within(tree[e], unit)]
-    tallies = await tally_estates(session, estates, period, zone)
+    tallies = await tally_estates(session, estates, period, zone, whole_district=unit is None)
     total = Tally()
     for estate in estates:
         total.add(tallies[estate])
@@ -223,14 +223,21 @@ async def report(
 
 
 async def tally_estates(
-    session: AsyncSession, estates: list[int], period: Period, zone: ZoneInfo
+    session: AsyncSession,
+    estates: list[int],
+    period: Period,
+    zone: ZoneInfo,
+    *,
+    whole_district: bool = False,
 ) -> dict[int, Tally]:
     """Count every figure per estate, one statement per kind of row."""
     tallies = {estate: Tally() for estate in estates}
     if not estates:
         return tallies
     start, end = period.bounds(zone)
-    wanted = Building.estate_id.in_(estates)
+    # Named estates are found through their buildings (a street's figures read its rows
+    # only); the whole district is read straight through, faster than estate by estate.
+    wanted = true() if whole_district else Building.estate_id.in_(estates)
     head_groups = _heads_in_office(period.last, end)
     for estate, count in await session.execute(
         select(Building.estate_id, func.count(func.distinct(RoleAssignment.user_id)))
