@@ -466,6 +466,8 @@ async def fee_reminders(
                 Building.estate_id == estate_id,
                 Resident.fee_reminders.is_(True),
                 Resident.unbound_at.is_(None),
+                # An erased person's binding stays under a pseudonym, no chat's id.
+                Resident.user_id > 0,
                 Household.removed_at.is_(None),
             )
             .distinct()

@@ -21,6 +21,7 @@ from models.building_chat import BuildingChat
 from models.occurrence import Occurrence, OccurrenceSend, Outcome
 from models.outbox import OutboxMessage
 from models.person import Person, Resident
+from models.privacy import FIRST_PSEUDONYM
 from models.problem import Problem
 from models.profile import set_fee_reminders
 from models.registry import Household, HouseholdCare
@@ -335,6 +336,11 @@ async def test_fee_reminders_go_privately_to_those_who_asked_only_when_the_estat
             for user, home in zip((resident, neighbour), homes, strict=True):
                 session.add(Person(user_id=user, display_name=f"居民{user}"))
                 session.add(Resident(household_id=home.id, user_id=user))
+            # Someone erased while still bound: their binding stays under a pseudonym.
+            session.add(Person(user_id=FIRST_PSEUDONYM))
+            session.add(
+                Resident(household_id=homes[1].id, user_id=FIRST_PSEUDONYM, fee_reminders=True)
+            )
             await session.flush()
             bound = await session.scalar(select(Resident).where(Resident.user_id == resident))
             assert bound is not None
