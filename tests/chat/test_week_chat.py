@@ -9,7 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.sandbox.server import BotApiServer
 from bot.sender import SendLimits
@@ -30,6 +31,7 @@ from models.visit import Visit, VisitState
 from scheduler.week import advert_prompts, cleaning_day, cleaning_eve, fee_reminders, visit_lists
 from tests.chat.harness import GROUP, Harness, running_bot
 from tests.chat.test_requests_chat import seed_world
+from tests.conftest import PG_REASON
 from tests.request_world import HEAD1, HEAD2, R1, R1B, R2, R3, SECRETARY
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -38,9 +40,22 @@ DESK = Desk(ZONE, "zh_CN")
 PROBLEM = 6
 
 
-@pytest.fixture(params=["ptb", "aiogram"])
-async def bot(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with running_bot(request.param, tmp_path, seeder=seed_world) as harness:
+@pytest.fixture(params=["ptb", "aiogram", "ptb-postgresql"])
+async def bot(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: str | None
+) -> AsyncIterator[Harness]:
+    runtime, _, database = request.param.partition("-")
+    url = None
+    if database:
+        if pg_database is None:
+            pytest.skip(PG_REASON)
+        engine = create_async_engine(pg_database, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+        url = pg_database
+    async with running_bot(runtime, tmp_path, seeder=seed_world, database_url=url) as harness:
         yield harness
 
 
