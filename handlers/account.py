@@ -38,8 +38,10 @@ async def me(turn: Turn) -> list[Reply]:
     if person.language:
         lines.append(say("chat.me_language", language=dict(LANGUAGES)[person.language]))
     homes = list(await session.execute(_HOMES, {"user": person.user_id}))
-    for _, estate, building, unit, room in homes:
-        lines.append(say("chat.me_household", household=address(estate, building, unit, room)))
+    for _, estate, building, unit, room, fees in homes:
+        household = address(estate, building, unit, room)
+        key = "chat.me_household_fees" if fees else "chat.me_household"
+        lines.append(say(key, household=household))
     held = await _roles(turn)
     for assignment in held:
         scope = await describe_scope(session, ScopeKind(assignment.scope_kind), assignment.scope_id)
@@ -49,9 +51,13 @@ async def me(turn: Turn) -> list[Reply]:
     if any(a.role == Role.NEIGHBOUR_HEAD.value for a in held):
         choices.append(("profile.phone", {}))
         labels.append(say("chat.me_button_phone"))
-    for resident_id, _, building, unit, room in homes:
+    for resident_id, _, building, unit, room, fees in homes:
+        where = place(building, unit, room)
+        choices.append(("profile.fees", {"resident": resident_id, "on": not fees}))
+        fee_key = "chat.me_button_fees_off" if fees else "chat.me_button_fees_on"
+        labels.append(say(f"{fee_key}_of", place=where) if len(homes) > 1 else say(fee_key))
         choices.append(("profile.leave", {"resident": resident_id}))
-        leave = say("chat.me_button_leave_of", place=place(building, unit, room))
+        leave = say("chat.me_button_leave_of", place=where)
         labels.append(leave if len(homes) > 1 else say("chat.me_button_leave"))
     choices.append(("privacy.export", {}))
     labels.append(say("privacy.export_button"))
@@ -62,7 +68,14 @@ async def me(turn: Turn) -> list[Reply]:
 
 # Built once: /me is asked often, and building a statement costs about what running it does.
 _HOMES = (
-    select(Resident.id, Estate.name, Building.name, Household.unit, Household.room)
+    select(
+        Resident.id,
+        Estate.name,
+        Building.name,
+        Household.unit,
+        Household.room,
+        Resident.fee_reminders,
+    )
     .join(Building, Building.estate_id == Estate.id)
     .join(Household, Household.building_id == Building.id)
     .join(Resident, Resident.household_id == Household.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -87,6 +88,8 @@ class Reply:
     # Nobody's business once delivered (a ballot's receipt): a toast shown as an alert that
     # stays until dismissed, whose outbox row forgets its words when marked sent.
     secret: bool = False
+    # Not to be sent before this moment (a push written in quiet hours waits for the morning).
+    not_before: datetime | None = None
 
 
 def answer(event: Incoming, text: str, buttons: list[list[Button]] | None = None) -> Reply:

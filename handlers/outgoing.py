@@ -52,6 +52,7 @@ def outbox_rows(
                     "urgent": part.callback_id is not None or part.chat_id == answering,
                     "edit_key": part.edit_key,
                     "secret": part.secret,
+                    "not_before": part.not_before,
                     "created_at": now,
                     "attempts": 0,
                 }

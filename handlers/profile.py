@@ -1,4 +1,4 @@
-"""What a person changes about themselves from /me: the name they go by, and a head's phone."""
+"""What a person changes about themselves from /me: their name, a head's phone, fee reminders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from models.button import Pressed
 from models.conversation import Conversation
 from models.phone import readable
 from models.problem import Problem
-from models.profile import clean_phone, set_name, set_phone
+from models.profile import clean_phone, set_fee_reminders, set_name, set_phone
 
 NAME = "profile"
 
@@ -72,6 +72,19 @@ async def phone_decided(turn: Turn, pressed: Pressed) -> list[Reply]:
     return [turn.answer("chat.phone_set_private")]
 
 
+async def fees_pressed(turn: Turn, pressed: Pressed) -> list[Reply]:
+    """Turn the monthly fee reminder on or off for one of the person's households."""
+    user = turn.event.user_id
+    on = bool(pressed.data.get("on"))
+    try:
+        await set_fee_reminders(
+            turn.session, user, int(pressed.data.get("resident", 0)), on, f"user:{user}"
+        )
+    except Problem as problem:
+        return [turn.answer(problem.key, **problem.params)]
+    return [turn.answer("chat.fees_on" if on else "chat.fees_off")]
+
+
 async def _named(turn: Turn, text: str) -> list[Reply]:
     user = turn.event.user_id
     try:
@@ -89,6 +102,7 @@ FLOW = Flow(
         "profile.type_name": type_name,
         "profile.phone": ask_phone,
         "profile.phone_card": phone_decided,
+        "profile.fees": fees_pressed,
     },
     steps=Step,
     on_text=answered,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.request_cards import Desk
 from handlers.speech import Voice
+from models.advert_cleanup import cleaned_groups
 from models.cleaning_day import CleaningDay, Held
 from models.person import Person
 from models.registry import Building, Household, NeighbourGroup
@@ -124,8 +125,11 @@ async def summary_text(
             .group_by(CleaningDay.state)
         )
     }
+    start = datetime.combine(last_week, time(0), desk.zone)
+    adverts = await cleaned_groups(session, estate_id, start, start + timedelta(weeks=1))
     return say(
         "week.summary",
+        adverts=adverts,
         held=cleaning.get(Held.HELD.value, 0),
         cleanings=sum(cleaning.values()),
         lines="\n".join(lines) or say("week.summary_no_heads"),

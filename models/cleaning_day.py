@@ -91,3 +91,11 @@ async def mark(
         before={"state": before},
         after={"state": day.state},
     )
+
+
+async def add_photo(session: AsyncSession, day: CleaningDay, user_id: int, photo: str) -> None:
+    """Keep the photo of a day held, sent by the head who marked it (a later one replaces it)."""
+    if day.state != Held.HELD.value or day.marked_by != user_id:
+        raise Problem("cleaning.no_photo_wanted")
+    day.photo = photo
+    audit(session, f"user:{user_id}", "cleaning.photo", "cleaning_day", day.id)

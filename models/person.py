@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -54,6 +54,8 @@ class Resident(Base):
     unbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why the binding ended: left (moved out), refused (a member said "not ours"), removed.
     unbound_reason: Mapped[str | None] = mapped_column(String(16))
+    # The resident asked for the estate's monthly fee reminder, privately (off until they do).
+    fee_reminders: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     household: Mapped[Household] = relationship()
     person: Mapped[Person] = relationship()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
-from models.person import Person
+from models.person import Person, Resident
 from models.phone import e164
 from models.problem import Problem
 from models.text_safety import formula_like, has_control_chars
@@ -74,3 +74,24 @@ async def _person(session: AsyncSession, user_id: int) -> Person:
         person = Person(user_id=user_id)
         session.add(person)
     return person
+
+
+async def set_fee_reminders(
+    session: AsyncSession, user_id: int, resident_id: int, on: bool, actor: str
+) -> Resident:
+    """Turn a resident's monthly fee reminder on or off for their household."""
+    resident = await session.get(Resident, resident_id)
+    if resident is None or resident.user_id != user_id or resident.unbound_at is not None:
+        raise Problem("profile.not_your_household")
+    before = resident.fee_reminders
+    resident.fee_reminders = on
+    audit(
+        session,
+        actor,
+        "resident.fee_reminders",
+        "resident",
+        resident_id,
+        before={"on": before},
+        after={"on": on},
+    )
+    return resident

@@ -40,7 +40,7 @@ from models.cleaning_day import edit_key as cleaning_key
 from models.estate_settings import mediation_venue
 from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim_many, sends
 from models.outbox import OutboxMessage
-from models.person import Person
+from models.person import Person, Resident
 from models.registry import Building, Estate, Household, HouseholdCare, NeighbourGroup
 from models.role import RoleAssignment
 from models.rows import rows_of
@@ -58,6 +58,8 @@ LOOKBACK = timedelta(days=8)
 CHUNK = 25
 # The list's buttons last the week and the weekend after it.
 VISIT_BUTTONS = timedelta(days=8)
+# The clean-up may take the month the prompt is for.
+ADVERT_BUTTON = timedelta(days=31)
 VISIT_ACTIONS = ("visit.visited", "visit.not_home", "visit.put_off")
 
 
@@ -427,20 +429,52 @@ async def _building_of_group(session: AsyncSession, group_id: int) -> int | None
 async def advert_prompts(
     session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
 ) -> list[Reply]:
-    heads = await heads_of(session, estate_id, due.astimezone(desk.zone).date())
+    """The monthly prompt to each head, with 已清理 to press once it is done."""
+    today = due.astimezone(desk.zone).date()
+    heads = await heads_of(session, estate_id, today)
     said = await voices(session, (h.user_id for h in heads), desk.default_language)
     replies = []
     for head in heads:
         say = said[head.user_id]
-        replies.append(Reply(head.user_id, say("week.advert_cleanup")))
+        data = {"group": head.group_id, "prompted": today.isoformat()}
+        [token] = button.issue(
+            session,
+            head.user_id,
+            head.user_id,
+            [("advert.cleaned", data)],
+            lifetime=ADVERT_BUTTON,
+        )
+        done = [[Button(say("advert.button_cleaned"), token)]]
+        replies.append(Reply(head.user_id, say("week.advert_cleanup"), done))
     return replies
 
 
 async def fee_reminders(
     session: AsyncSession, estate_id: int, due: datetime, week: Week, desk: Desk
 ) -> list[Reply]:
-    """Nobody can opt in yet (see the report): the rule fires and writes nothing."""
-    return []
+    """The estate's monthly fee reminder, privately, to each resident who turned it on in /me.
+
+    The same words for everyone: it never says who has paid or who is in arrears. The rule
+    fires only where the estate turned it on (it is off by default).
+    """
+    users = list(
+        await session.scalars(
+            select(Resident.user_id)
+            .join(Household, Household.id == Resident.household_id)
+            .join(Building, Building.id == Household.building_id)
+            .where(
+                Building.estate_id == estate_id,
+                Resident.fee_reminders.is_(True),
+                Resident.unbound_at.is_(None),
+                # An erased person's binding stays under a pseudonym, no chat's id.
+                Resident.user_id > 0,
+                Household.removed_at.is_(None),
+            )
+            .distinct()
+        )
+    )
+    said = await voices(session, users, desk.default_language)
+    return [Reply(user, said[user]("week.fee_reminder")) for user in sorted(said)]
 
 
 async def mediation_reminders(

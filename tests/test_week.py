@@ -20,8 +20,10 @@ from models.audit import AuditEntry
 from models.building_chat import BuildingChat
 from models.occurrence import Occurrence, OccurrenceSend, Outcome
 from models.outbox import OutboxMessage
-from models.person import Person
+from models.person import Person, Resident
+from models.privacy import FIRST_PSEUDONYM
 from models.problem import Problem
+from models.profile import set_fee_reminders
 from models.registry import Household, HouseholdCare
 from models.role import Grant, Role, grant_role
 from models.schedule_rule import DEFAULTS, RuleKind, set_rule, week_of
@@ -321,3 +323,44 @@ async def test_a_list_moved_to_a_later_day_of_the_week_adds_no_household_twice(
     async with store.read() as session:
         rows = list(await session.execute(select(Visit.household_id, Visit.week)))
     assert len(rows) == len(set(rows)) == 20  # five more for each head, none twice
+
+
+async def test_fee_reminders_go_privately_to_those_who_asked_only_when_the_estate_turned_them_on(
+    store: Store,
+) -> None:
+    resident, neighbour = 4101, 4102
+    with time_machine.travel(local(date(2026, 11, 1), 9), tick=False):
+        estate_id = await build_estate(store)
+        async with store.write() as session:
+            homes = list(await session.scalars(select(Household).order_by(Household.id).limit(2)))
+            for user, home in zip((resident, neighbour), homes, strict=True):
+                session.add(Person(user_id=user, display_name=f"居民{user}"))
+                session.add(Resident(household_id=home.id, user_id=user))
+            # Someone erased while still bound: their binding stays under a pseudonym.
+            session.add(Person(user_id=FIRST_PSEUDONYM))
+            session.add(
+                Resident(household_id=homes[1].id, user_id=FIRST_PSEUDONYM, fee_reminders=True)
+            )
+            await session.flush()
+            bound = await session.scalar(select(Resident).where(Resident.user_id == resident))
+            assert bound is not None
+            await set_fee_reminders(session, resident, bound.id, True, f"user:{resident}")
+            with pytest.raises(Problem):
+                await set_fee_reminders(session, neighbour, bound.id, True, "user:0")
+        await fire_due(store, DESK)
+
+    async def reminders() -> list[OutboxMessage]:
+        return [m for m in await outbox(store) if "缴费提醒" in m.params["text"]]
+
+    # The rule is off by default: the 5th passes without a word.
+    with time_machine.travel(local(date(2026, 11, 5), 10, 1), tick=False):
+        assert RuleKind.FEE_REMINDER not in {f.kind for f in await fire_due(store, DESK)}
+    assert await reminders() == []
+    async with store.write() as session:
+        await set_rule(session, estate_id, RuleKind.FEE_REMINDER, "test", enabled=True)
+    with time_machine.travel(local(date(2026, 12, 5), 10, 1), tick=False):
+        fired = [f for f in await fire_due(store, DESK) if f.kind is RuleKind.FEE_REMINDER]
+    assert [(f.outcome, f.messages) for f in fired] == [(Outcome.FIRED, 1)]
+    [sent] = await reminders()
+    assert sent.chat_id == resident and not sent.is_group and sent.not_before is None
+    assert "居民" not in sent.params["text"] and "室" not in sent.params["text"]

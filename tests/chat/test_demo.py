@@ -42,6 +42,7 @@ async def test_demo_walks_through_registration_binding_and_a_request(
         "四员职责",
         # The simulated week (bot/demo_week.py).
         "本周五一行动走访名单（5户）",
+        "已记录：看一看、聊一聊。",
         "已代 芙蓉花园1栋1单元202室 提交",
         "本周还有4户未走访",
         "接龙（2人）： / 王秀英、张主任",

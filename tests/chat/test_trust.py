@@ -104,8 +104,8 @@ async def test_leaving_a_household_from_me(bot: Harness) -> None:
     [me] = await bot.say(R2, "/me")
     assert "芙蓉花园1栋1单元102室" in me.text
     labels = [b["text"] for b in me.buttons()]
-    assert labels == ["修改称呼", "退出本户", "导出我的信息"]
-    [sure] = await bot.press(R2, me, 1)
+    assert labels == ["修改称呼", "开启缴费提醒", "退出本户", "导出我的信息"]
+    [sure] = await bot.press(R2, me, labels.index("退出本户"))
     assert "确认退出" in sure.text
     head_seen = len(bot.server.sent_to(HEAD1))
     [left] = await bot.press(R2, sure, 0)
