@@ -10,18 +10,14 @@ import importlib.util
 import io
 from functools import lru_cache
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")  # no screen: draw to memory
-
-from matplotlib import font_manager
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from handlers.figures_out import unit_name
 from models.figures import Report
 from texts import t
+
+if TYPE_CHECKING:
+    from matplotlib.font_manager import FontProperties
 
 SHOWN = ("opinions_collected", "disputes_mediated", "services_resolved")
 # Beyond this many units the bars are unreadable: the largest are shown.
@@ -29,8 +25,10 @@ MOST_UNITS = 20
 
 
 @lru_cache(maxsize=2)
-def chinese_font(configured: Path | None = None) -> font_manager.FontProperties:
+def chinese_font(configured: Path | None = None) -> FontProperties:
     """The font every label is drawn in."""
+    from matplotlib import font_manager
+
     if configured is None:
         # Found, not imported: the package's own code is a command line we do not need.
         spec = importlib.util.find_spec("mplfonts")
@@ -43,6 +41,14 @@ def chinese_font(configured: Path | None = None) -> font_manager.FontProperties:
 
 def chart(report: Report, language: str, font: Path | None = None) -> bytes:
     """Bars of opinions, disputes and services for each unit below the report's unit."""
+    # Imported here, not with the module: the router imports every module of handlers/, and
+    # matplotlib would cost every bot process 40 MB and a third of a second at start.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen: draw to memory
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     prop = chinese_font(font)
     parts = sorted(report.parts, key=lambda line: -line.figures.opinions_collected)[:MOST_UNITS]
     names = [unit_name(line, language) for line in parts] or [unit_name(report.total, language)]

@@ -1,4 +1,5 @@
-"""The command line: every command module is reachable, and a command imports only its own."""
+"""The command line and the bot start light: a command imports only its own module, the bot
+no drawing library."""
 
 from __future__ import annotations
 
@@ -38,3 +39,19 @@ def test_a_command_imports_no_other_command_module() -> None:
     assert done.returncode == 0, done.stderr
     assert "--period" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "['bot.cli.common', 'bot.cli.report']"
+
+
+def test_the_bot_starts_without_the_drawing_libraries() -> None:
+    # The router imports every module of handlers/: a chart's libraries (40 MB and a third
+    # of a second) must wait for the first /stats, not come with every process.
+    script = (
+        "import sys\n"
+        "from handlers.router import Router\n"
+        "Router()\n"
+        "print(sorted({'matplotlib', 'openpyxl', 'reportlab'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=CLI.parent.parent
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
