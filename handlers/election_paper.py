@@ -167,23 +167,25 @@ async def text_given(turn: Turn, state: Conversation) -> list[Reply]:
     text = (turn.event.text or "").strip()
     try:
         if state.step == Step.HOUSEHOLD:
-            return [await _issue(turn, election, Box(state.data["box"]), text)]
-        return [await _enter(turn, election, text)]
+            said = await _issue(turn, election, Box(state.data["box"]), text)
+        else:
+            said = await _enter(turn, election, text)
     except Problem as problem:
-        return [turn.answer(problem.key, **problem.params)]
+        said = turn.answer(problem.key, **problem.params)
+    # Refusals name codes too: every answer here forgets its words once delivered.
+    said.secret = True
+    return [said]
 
 
 async def _issue(turn: Turn, election: Election, box: Box, text: str) -> Reply:
     household, where = await find_household(turn.session, [election.group_id], text)
     code = await issue(turn.session, election, household.id, box, turn.event.user_id)
-    issued = turn.answer(
+    return turn.answer(
         "election.paper.issued",
         place=where,
         box=turn.say(f"election.paper.box.{box.value}"),
         code=code,
     )
-    issued.secret = True
-    return issued
 
 
 async def _enter(turn: Turn, election: Election, text: str) -> Reply:
@@ -199,9 +201,7 @@ async def _enter(turn: Turn, election: Election, text: str) -> Reply:
     counted = await enter(turn.session, election, code, choice, turn.event.user_id)
     names = await candidate_names(turn.session, election.id)
     key = "election.paper.counted" if counted else "election.paper.first_entry"
-    entered = turn.answer(key, code=code.upper(), choice=choice_label(turn.say, choice, names))
-    entered.secret = True
-    return entered
+    return turn.answer(key, code=code.upper(), choice=choice_label(turn.say, choice, names))
 
 
 FLOW = Flow(
