@@ -1,5 +1,6 @@
-"""The demo's election: nominations, the group ballot with its live turnout, a household voting
-twice, a paper ballot from the mobile box entered by two tellers, the result and the new head."""
+"""The demo's election: a nomination and the branch's recommendation, the group ballot with its
+live turnout, a household voting twice, a paper ballot from the mobile box issued and entered in
+chat by two tellers, the result and the new head."""
 
 from __future__ import annotations
 
@@ -94,7 +95,10 @@ async def election_walk_through(
     await seed_voters(show, estate, date.today())
     await show.say(secretary, "/election", group)
     await show.say(MA, "/nominate 党员 退休前在社区工作，愿意为大家跑腿")
-    await show.say(LI, "/nominate 志愿者 平时组织楼道清扫，希望把单元管得更好")
+    # The branch recommends 李静; her name shows only once she accepts.
+    await show.say(secretary, f"/recommend 1栋1单元{ROOMS[LI]}室 志愿者 平时组织楼道清扫")
+    invited = show.server.sent_to(LI)[-1]
+    await show.press(LI, invited, 0)
     [status] = await show.say(secretary, "/election", group)
     await show.press(secretary, status, 0)
     ballot = _ballot(show, group)

@@ -36,6 +36,7 @@ async def test_demo_walks_through_registration_binding_and_a_request(
         "谢谢您的评价",
         "已投 1 / 6 户，过半还需 3 户",
         "（只有徐桂兰看到）本户已投票。",
+        "李静已接受提名",
         "两位监票员录入一致，已计入",
         "马建国 得 4 票",
         "马建国 当选邻长",
