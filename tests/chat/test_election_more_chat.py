@@ -119,7 +119,7 @@ async def test_tellers_issue_and_enter_paper_ballots_in_chat(bot: Harness) -> No
     [twice] = await bot.say(TELLER_A, "1单元301室")
     assert "已经投过票" in twice.text
     [unknown] = await bot.say(TELLER_A, "909")
-    assert "没有 909室 这一户" in unknown.text
+    assert "没有找到 909室 这一户" in unknown.text
     await bot.say(TELLER_A, "/cancel")
     await _tasks(bot, TELLER_B, 1)
     [mobile] = await bot.say(TELLER_B, "1栋1单元302室")
@@ -208,7 +208,8 @@ async def test_recommendations_accepted_declined_and_seconded(bot: Harness) -> N
     await bot.server.wait_until(lambda: any("邻居互荐" in m.text for m in group(GROUP)))
     [seconding] = [m for m in group(GROUP) if "邻居互荐" in m.text]
     assert "居民1201（党员）：热心邻里事务" in seconding.text and "需 2 户" in seconding.text
-    told = await bot.server.wait_sent(recommender, 2)
+    # After /recommend twice and the answer: the nominee accepted.
+    told = await bot.server.wait_sent(recommender, 4)
     assert "居民1201已接受提名" in told[-1].text
 
     assert await _toast(bot, resident(1, "102"), seconding, 0) == "已附议。"
