@@ -1,5 +1,6 @@
-"""The demo's election: nominations, the group ballot with its live turnout, a household voting
-twice, a paper ballot from the mobile box entered by two tellers, the result and the new head."""
+"""The demo's election: a nomination and the branch's recommendation, the group ballot with its
+live turnout, a household voting twice, a paper ballot from the mobile box issued and entered in
+chat by two tellers, the result and the new head."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from sqlalchemy import select
 
 from bot.sandbox.server import Sent
 from handlers.election_words import Speaker
-from models.election import Candidate, Election, Phase
-from models.paper_ballot import Box, enter, issue
+from models.election import Election, Phase
+from models.paper_ballot import PaperCode
 from models.person import Person, Resident
 from models.registry import Building, Household
 from models.role import Grant, Role, grant_role
@@ -94,7 +95,10 @@ async def election_walk_through(
     await seed_voters(show, estate, date.today())
     await show.say(secretary, "/election", group)
     await show.say(MA, "/nominate 党员 退休前在社区工作，愿意为大家跑腿")
-    await show.say(LI, "/nominate 志愿者 平时组织楼道清扫，希望把单元管得更好")
+    # The branch recommends 李静; her name shows only once she accepts.
+    await show.say(secretary, f"/recommend 1栋1单元{ROOMS[LI]}室 志愿者 平时组织楼道清扫")
+    invited = show.server.sent_to(LI)[-1]
+    await show.press(LI, invited, 0)
     [status] = await show.say(secretary, "/election", group)
     await show.press(secretary, status, 0)
     ballot = _ballot(show, group)
@@ -104,36 +108,22 @@ async def election_walk_through(
     await _toast(show, LI, ballot, 1)
     [private] = await show.say(WU, "/vote")
     await _toast(show, WU, private, 0)
-    # 郭秀英 lives alone and votes at home: the mobile box, entered by two tellers.
-    async with show.store.write() as session:
-        election = await session.scalar(
-            select(Election).where(Election.phase == Phase.VOTING.value).order_by(Election.id)
+    # 郭秀英 lives alone and votes at home: the mobile box, issued and entered in chat by two
+    # tellers (马建国 is first on the ballot).
+    [tasks] = await show.say(TELLER_A, "/ballots")
+    await show.press(TELLER_A, tasks, 1)
+    await show.say(TELLER_A, ROOMS[GUO])
+    async with show.store.read() as session:
+        # The code as written on the paper ballot handed to her.
+        code = await session.scalar(select(PaperCode.code).where(PaperCode.entered.is_(False)))
+    for teller in (TELLER_A, TELLER_B):
+        [tasks] = await show.say(teller, "/ballots")
+        await show.press(teller, tasks, 2)
+        await show.say(teller, f"{code} 1")
+    async with show.store.read() as session:
+        ends = await session.scalar(
+            select(Election.voting_ends).where(Election.phase == Phase.VOTING.value)
         )
-        assert election is not None
-        home = await session.scalar(select(Resident.household_id).where(Resident.user_id == GUO))
-        assert home is not None
-        code = await issue(session, election, home, Box.MOBILE, TELLER_A)
-        choice = str(
-            await session.scalar(
-                select(Candidate.id).where(
-                    Candidate.election_id == election.id, Candidate.user_id == MA
-                )
-            )
-        )
-        for teller in (TELLER_A, TELLER_B):
-            counted = await enter(session, election, code, choice, teller)
-            show.out(
-                t(
-                    "demo.paper_entered",
-                    show.language,
-                    name=NAMES[teller],
-                    code=code,
-                    counted=t(
-                        "demo.paper_counted" if counted else "demo.paper_once", show.language
-                    ),
-                )
-            )
-        ends = election.voting_ends
         assert ends is not None
     show.out(t("demo.deadline", show.language))
     await run_elections(show.store, speaker, ends + timedelta(seconds=1))

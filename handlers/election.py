@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from handlers.election_roll import roll_objection
 from handlers.election_words import (
     CAST,
     CONFIRM_RESULT,
@@ -304,7 +305,8 @@ async def receipt_command(turn: Turn) -> list[Reply]:
 
 
 async def objection_command(turn: Turn) -> list[Reply]:
-    """During publication, a resident's objection goes to the estate's secretaries."""
+    """A resident's objection: to the roll during nomination (decided with buttons), to the
+    result during publication (sent to the estate's secretaries)."""
     words = turn.event.args.strip()[:500]
     group = await _my_group(turn)
     election = await current_election(turn.session, group) if group is not None else None
@@ -312,6 +314,9 @@ async def objection_command(turn: Turn) -> list[Reply]:
         return [turn.answer("election.no_objection_now")]
     if not words:
         return [turn.answer("election.objection_how")]
+    if election.phase == Phase.NOMINATION:
+        # During nomination an objection is about the roll: the secretary decides with buttons.
+        return await roll_objection(turn, election, words)
     label = await group_label(turn.session, election.group_id)
     estate = await estate_of_group(turn.session, election.group_id)
     replies = [turn.answer("election.objection_sent")]

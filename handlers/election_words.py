@@ -219,9 +219,13 @@ async def closing_replies(
     text = result_text(say, result, names, group)
     if chat is not None:
         replies.append(Reply(chat, text, is_group=True))
-        replies.append(Reply(chat, await published_text(session, election, say), is_group=True))
+    # The checkable list goes to the whole estate, not only to the group that voted: every
+    # building group may recompute the totals it states.
+    listed = await published_text(session, election, say, result, group)
+    estate = await estate_of_group(session, election.group_id)
+    for estate_chat in await estate_chats(session, estate):
+        replies.append(Reply(estate_chat, listed, is_group=True))
     if result.outcome is not Outcome.RUNOFF:
-        estate = await estate_of_group(session, election.group_id)
         for secretary in await estate_secretaries(session, estate, utcnow().date()):
             their = await voice_of(session, secretary, speaker.default_language)
             [token] = button.issue(
@@ -244,10 +248,31 @@ async def closing_replies(
     return replies
 
 
-async def published_text(session: AsyncSession, election: Election, say: Voice) -> str:
-    """The shuffled (receipt, choice) list anyone may recompute the result from."""
+async def estate_chats(session: AsyncSession, estate_id: int) -> list[int]:
+    """Each building group of an estate: the newest chat bound to each of its buildings."""
+    rows = await session.execute(
+        select(BuildingChat.building_id, BuildingChat.chat_id)
+        .join(Building, Building.id == BuildingChat.building_id)
+        .where(Building.estate_id == estate_id)
+        .order_by(BuildingChat.building_id, BuildingChat.bound_at)
+    )
+    newest = {building: chat for building, chat in rows}
+    return list(newest.values())
+
+
+async def published_text(
+    session: AsyncSession, election: Election, say: Voice, result: Result, group: str
+) -> str:
+    """The shuffled (receipt, choice) list and its totals, which anyone may recompute."""
     names = await candidate_names(session, election.id)
-    lines = [say("election.published_head", id=election.id)]
+    totals = "、".join(
+        say("election.total", choice=choice_label(say, c, names), count=n)
+        for c, n in result.counts.items()
+    )
+    lines = [
+        say("election.published_head", group=group, id=election.id),
+        say("election.published_totals", totals=totals),
+    ]
     for receipt, choice in await published(session, election):
         lines.append(f"{receipt} {choice_label(say, choice, names)}")
     return "\n".join(lines)

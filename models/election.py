@@ -371,30 +371,66 @@ async def nominate(
     return candidate
 
 
+async def seconds_of(session: AsyncSession, candidate_id: int) -> int:
+    """How many households have seconded a neighbour's recommendation."""
+    found = await session.scalar(
+        select(func.count()).select_from(Second).where(Second.candidate_id == candidate_id)
+    )
+    return int(found or 0)
+
+
 async def second(session: AsyncSession, candidate: Candidate, user_id: int) -> int:
     """A household of the group seconds a neighbour's recommendation; return how many have."""
     election = await session.get_one(Election, candidate.election_id)
+    if election.phase != Phase.NOMINATION:
+        raise Problem("election.not_nominating")
+    if candidate.source != Source.NEIGHBOUR or not candidate.accepted:
+        # Seconding is for a neighbour's pick, and only once the nominee has agreed to stand.
+        raise Problem("election.not_seconded_kind")
     household = await household_in_group(session, user_id, election.group_id)
     if household is None or household == candidate.household_id:
         raise Problem("election.second_not_neighbour")
-    if await session.get(Second, (candidate.id, household)) is None:
-        session.add(Second(candidate_id=candidate.id, household_id=household))
-        audit(session, f"user:{user_id}", "election.second", "election", election.id)
-        await session.flush()
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(Second).where(Second.candidate_id == candidate.id)
-        )
-        or 0
+    if await session.get(Second, (candidate.id, household)) is not None:
+        raise Problem("election.already_seconded")
+    session.add(Second(candidate_id=candidate.id, household_id=household))
+    audit(
+        session,
+        f"user:{user_id}",
+        "election.second",
+        "election",
+        election.id,
+        after={"candidate": candidate.user_id, "household": household},
     )
+    await session.flush()
+    return await seconds_of(session, candidate.id)
 
 
 async def accept(session: AsyncSession, candidate: Candidate, user_id: int) -> None:
     """The nominee agrees to stand; only then is their name shown."""
     if candidate.user_id != user_id:
         raise Problem("election.not_yours")
+    election = await session.get_one(Election, candidate.election_id)
+    if election.phase != Phase.NOMINATION:
+        raise Problem("election.not_nominating")
     candidate.accepted = True
     audit(session, f"user:{user_id}", "election.accept", "election", candidate.election_id)
+
+
+async def decline(session: AsyncSession, candidate: Candidate, user_id: int) -> None:
+    """The nominee does not stand: the nomination is gone, as if never made."""
+    if candidate.user_id != user_id:
+        raise Problem("election.not_yours")
+    if candidate.accepted:
+        raise Problem("election.already_accepted")
+    await session.delete(candidate)
+    audit(
+        session,
+        f"user:{user_id}",
+        "election.decline",
+        "election",
+        candidate.election_id,
+        after={"source": candidate.source},
+    )
 
 
 async def standing(session: AsyncSession, election: Election) -> list[Candidate]:
@@ -408,12 +444,11 @@ async def standing(session: AsyncSession, election: Election) -> list[Candidate]
     )
     chosen = []
     for candidate in found:
-        if candidate.source == Source.NEIGHBOUR:
-            seconds = await session.scalar(
-                select(func.count()).select_from(Second).where(Second.candidate_id == candidate.id)
-            )
-            if (seconds or 0) < election.seconds_needed:
-                continue
+        if (
+            candidate.source == Source.NEIGHBOUR
+            and await seconds_of(session, candidate.id) < election.seconds_needed
+        ):
+            continue
         chosen.append(candidate)
     return chosen
 
@@ -482,4 +517,30 @@ async def voter_household(session: AsyncSession, election: Election, user_id: in
         )
         .where(Resident.user_id == user_id, Resident.unbound_at.is_(None))
         .limit(1)
+    )
+
+
+async def move_household(
+    session: AsyncSession, household_id: int, group_id: int, actor: str
+) -> None:
+    """Put a household in another neighbour group of its building, on an objection to the roll:
+    only while neither group's roll is frozen (no election past nomination)."""
+    household = await session.get_one(Household, household_id)
+    target = await session.get_one(NeighbourGroup, group_id)
+    if target.building_id != household.building_id or target.id == household.neighbour_group_id:
+        raise Problem("election.roll_bad_group")
+    for group in (household.neighbour_group_id, target.id):
+        election = await current_election(session, group)
+        if election is not None and election.phase != Phase.NOMINATION:
+            raise Problem("election.roll_frozen")
+    before = household.neighbour_group_id
+    household.neighbour_group_id = target.id
+    audit(
+        session,
+        actor,
+        "election.roll_move",
+        "household",
+        household.id,
+        before={"group": before},
+        after={"group": target.id},
     )

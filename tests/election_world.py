@@ -76,11 +76,13 @@ async def world(store: Store, members: int = 1) -> World:
         return await build(session, members)
 
 
-async def voting(store: Store, candidates: int = 2, unit: int = 1) -> tuple[int, list[str]]:
+async def voting(
+    store: Store, candidates: int = 2, unit: int = 1, now: datetime = NOW
+) -> tuple[int, list[str]]:
     """Open the group's election, nominate candidates (self), confirm: (election id, choices)."""
     async with store.write() as session:
         scope = await resolve_scope(session, f"group:芙蓉花园/1栋/{unit}单元")
-        [election] = await open_elections(session, scope, f"user:{SECRETARY}", NOW, ZONE)
+        [election] = await open_elections(session, scope, f"user:{SECRETARY}", now, ZONE)
         chosen = []
         for room in ROOMS[:candidates]:
             user = resident(unit, room)
@@ -95,7 +97,7 @@ async def voting(store: Store, candidates: int = 2, unit: int = 1) -> tuple[int,
                 user,
             )
             chosen.append(str(candidate.id))
-        await confirm_list(session, election, f"user:{SECRETARY}", NOW, ZONE)
+        await confirm_list(session, election, f"user:{SECRETARY}", now, ZONE)
         return election.id, chosen
 
 

@@ -14,6 +14,7 @@ from models.election import (
     ABSTAIN,
     RECALL_NO,
     RECALL_YES,
+    Candidate,
     Circle,
     Election,
     Kind,
@@ -23,6 +24,8 @@ from models.election import (
     accept,
     apply_rule,
     choices_of,
+    decline,
+    move_household,
     nominate,
     open_elections,
     second,
@@ -33,6 +36,7 @@ from models.figures import parse_period, report
 from models.paper_ballot import Box, PaperCode, PaperEntry, enter, issue
 from models.problem import Problem
 from models.recall import sign
+from models.registry import Household
 from models.role import Role, live_assignments
 from models.scope import Scope, ScopeKind, resolve_scope
 from models.store import Store
@@ -334,6 +338,56 @@ async def test_nominees_appear_only_once_accepted_and_seconded(store: Store) -> 
                 Source.BRANCH,
                 SECRETARY,
             )
+
+
+async def test_seconds_count_once_per_household_and_a_declined_nomination_is_gone(
+    store: Store,
+) -> None:
+    world_ = await world(store)
+    async with store.write() as session:
+        scope = await resolve_scope(session, "group:芙蓉花园/1栋/1单元")
+        [election] = await open_elections(session, scope, "test", NOW, ZONE)
+        picked = await nominate(
+            session,
+            election,
+            resident(1, "201"),
+            "居民1201",
+            Circle.VOLUNTEER,
+            "",
+            Source.NEIGHBOUR,
+            resident(1, "101"),
+        )
+        # Nobody seconds a name the nominee has not accepted to show.
+        with pytest.raises(Problem, match=r"election.not_seconded_kind"):
+            await second(session, picked, resident(1, "102"))
+        with pytest.raises(Problem, match=r"election.not_yours"):
+            await decline(session, picked, resident(1, "101"))
+        await accept(session, picked, resident(1, "201"))
+        assert await second(session, picked, resident(1, "102")) == 1
+        with pytest.raises(Problem, match=r"election.already_seconded"):
+            await second(session, picked, resident(1, "102"))
+        branch = await nominate(
+            session,
+            election,
+            resident(1, "301"),
+            "居民1301",
+            Circle.PARTY_MEMBER,
+            "",
+            Source.BRANCH,
+            SECRETARY,
+        )
+        await decline(session, branch, resident(1, "301"))
+        await session.flush()
+        assert await session.get(Candidate, branch.id) is None
+        # An objection to the roll moves a household while both rolls are open, not after.
+        moved = world_.households[(1, "101")]
+        await move_household(session, moved, world_.group_ids[2], "test")
+        assert (await session.get_one(Household, moved)).neighbour_group_id == world_.group_ids[2]
+        with pytest.raises(Problem, match=r"election.roll_bad_group"):
+            await move_household(session, moved, world_.group_ids[2], "test")
+        election.phase = Phase.VOTING.value
+        with pytest.raises(Problem, match=r"election.roll_frozen"):
+            await move_household(session, world_.households[(1, "102")], world_.group_ids[2], "t")
 
 
 async def test_opening_a_building_opens_one_per_group_and_the_deadline_closes(

@@ -114,7 +114,7 @@ async def test_an_election_in_the_building_group(bot: Harness) -> None:
     assert "应投 6 户，实投 6 户" in result and "居民1101 得 4 票" in result
     assert "居民1101 4 票、居民1102 1 票、弃权 1 票" in result
     [listed] = [t for t in texts if "公开核对名单" in t]
-    assert receipt in listed and len(listed.splitlines()) == 7
+    assert receipt in listed and len(listed.splitlines()) == 8  # head, totals, 6 ballots
 
     [checked] = await bot.say(resident(1, "101"), f"/receipt {receipt}")
     assert "计为：居民1101" in checked.text
