@@ -106,7 +106,8 @@ async def main(households: int, deliver: bool, rtt: float, cap: int, runtime: st
             f"{sent['messages']:.0f} lists in {sent['seconds']:.0f} s, {sent['rate']:.1f}/s = "
             f"{sent['rate'] / cap:.3f} of the cap (with the answers "
             f"{sent['used'] / cap:.3f}), 429s {sent['rejected_429']:.0f}, lost {sent['lost']:.0f}, "
-            f"sent twice {sent['twice']:.0f}, bot peak RSS {sent['peak_mb']:.0f} MB\n"
+            f"sent twice {sent['twice']:.0f}, bot {sent['cpu']:.0f} CPU s, "
+            f"peak RSS {sent['peak_mb']:.0f} MB\n"
             f"  /help every 2 s during the push ({sent['asked']:.0f} asked): "
             f"p50 {sent['p50_ms']:.0f} ms, p99 {sent['p99_ms']:.0f} ms, max {sent['max_ms']:.0f} ms"
         )
@@ -127,12 +128,12 @@ async def send(
     server.latency = Latency(rtt=rtt, jitter=rtt * 0.05)
     child = await Child.start(bot_command("linzhang", runtime), env)
     await server.wait_total(1, timeout=60)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), child.cpu_seconds()
     first = len(server.sent)
     waits: list[float] = []
     asking = asyncio.create_task(ask_help(server, resident, waits))
     await server.wait_until(reached_all(server, chats), timeout=len(chats) / cap * 3 + 60)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, child.cpu_seconds() - cpu
     asking.cancel()
     peak = child.peak_mb()
     await child.stop()
@@ -143,6 +144,7 @@ async def send(
     return {
         "messages": len(chats),
         "seconds": seconds,
+        "cpu": cpu,
         "rate": (len(pushed) - first) / seconds,
         # What the server received in the measured time, answers included: the cap's use.
         "used": (len(server.sent) - first) / seconds,

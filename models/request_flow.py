@@ -6,7 +6,7 @@ and returns what changed; the handlers turn that into messages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -37,7 +37,7 @@ from models.request import (
     claim_many,
     next_reference,
 )
-from models.role import Force, Role, live_assignments
+from models.role import Force, Role, holders_of_many, live_assignments
 from models.scope import Scope, ScopeKind
 from models.workdays import END_OF_DAY, WorkCalendar
 
@@ -180,8 +180,15 @@ async def who_handles(session: AsyncSession, request: Request, today: date) -> l
 
 async def estate_secretaries(session: AsyncSession, estate_id: int, today: date) -> list[int]:
     """The estate's branch secretary and first secretary."""
-    scope = Scope(ScopeKind.ESTATE, estate_id, "")
-    return await _holders(session, scope, (Role.SECRETARY, Role.FIRST_SECRETARY), today)
+    return (await estate_secretaries_many(session, [estate_id], today))[estate_id]
+
+
+async def estate_secretaries_many(
+    session: AsyncSession, estate_ids: Collection[int], today: date
+) -> dict[int, list[int]]:
+    """Several estates' secretaries in one statement (the deadline scan reads a batch's)."""
+    roles = (Role.SECRETARY, Role.FIRST_SECRETARY)
+    return await holders_of_many(session, ScopeKind.ESTATE, estate_ids, roles, today)
 
 
 async def _holders(

@@ -17,9 +17,7 @@ from models.mediation import Mediation
 from models.person import Person
 from models.registry import Household
 from models.request import CLOSED, DECIDING, Level, Request, State
-from models.request_flow import Change, Clock, breach_many, who_handles
-from models.role import Role, holders_of_many
-from models.scope import ScopeKind
+from models.request_flow import Change, Clock, breach_many, estate_secretaries_many, who_handles
 from models.store import Store
 from models.workdays import WorkCalendar
 
@@ -89,19 +87,14 @@ async def _round(session: AsyncSession, desk: Desk, clock: Clock, sqlite: bool) 
 async def _deciding(
     session: AsyncSession, changes: list[Change], today: date
 ) -> dict[int, list[int]]:
-    """Who decides on each request that climbed to its branch, read for the batch at once."""
+    """Who decides on each request that climbed to its branch (its estate's secretaries, as
+    `deciders` reads them one by one), read for the batch at once."""
     climbed = [
         c.request
         for c in changes
         if State(c.request.state) in DECIDING and Level(c.request.level) is Level.BRANCH
     ]
-    secretaries = await holders_of_many(
-        session,
-        ScopeKind.ESTATE,
-        {r.estate_id for r in climbed},
-        (Role.SECRETARY, Role.FIRST_SECRETARY),
-        today,
-    )
+    secretaries = await estate_secretaries_many(session, {r.estate_id for r in climbed}, today)
     return {r.id: secretaries[r.estate_id] for r in climbed}
 
 
