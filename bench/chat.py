@@ -238,8 +238,8 @@ async def outbox(runtime: str, messages: int, cap: int, rtt: float) -> dict[str,
         start = time.perf_counter()
         first = len(server.sent)
         waits: list[float] = []
-        asking = asyncio.create_task(_ask_help(server, resident, waits))
-        await server.wait_until(_reached(server, set(chats)), timeout=messages / cap * 3 + 60)
+        asking = asyncio.create_task(ask_help(server, resident, waits))
+        await server.wait_until(reached_all(server, set(chats)), timeout=messages / cap * 3 + 60)
         seconds = time.perf_counter() - start
         asking.cancel()
         peak = child.peak_mb()
@@ -268,7 +268,7 @@ async def outbox(runtime: str, messages: int, cap: int, rtt: float) -> dict[str,
     }
 
 
-def _reached(server: BotApiServer, chats: set[int]) -> Callable[[], bool]:
+def reached_all(server: BotApiServer, chats: set[int]) -> Callable[[], bool]:
     """Tell whether every one of the chats has been sent something (read as messages come)."""
     seen: set[int] = set()
     read = 0
@@ -282,7 +282,7 @@ def _reached(server: BotApiServer, chats: set[int]) -> Callable[[], bool]:
     return reached
 
 
-async def _ask_help(server: BotApiServer, resident: int, waits: list[float]) -> None:
+async def ask_help(server: BotApiServer, resident: int, waits: list[float]) -> None:
     """A resident who asks /help every two seconds: from their message to the answer."""
     while True:
         seen = len(server.sent_to(resident))

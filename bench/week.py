@@ -6,7 +6,12 @@ scheduler does at Monday 08:00: every estate's visit lists chosen, written as pl
 with their buttons, and put in the outbox (with the mediation-day reminders that fall at the
 same minute). Reports the time, the lists and messages written, and peak memory.
 
-Run: .venv/bin/python bench/week.py [--households N]
+With --deliver, the lists are then sent by the bot in its own process against the local Bot
+API server enforcing the cap, over a network of round trip --rtt, while a resident asks /help
+every two seconds (as bench/chat.py's outbox mode, with the real lists and their buttons). The
+mediation-day reminders of the same minute are taken out of the outbox first: the lists alone.
+
+Run: .venv/bin/python bench/week.py [--households N] [--deliver [--rtt MS] [--cap N]]
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -23,10 +29,12 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
+from bench.chat import Child, ask_help, bot_command, reached_all, world
 from bench.deadlines import heads_and_secretaries
 from bench.import_roster import write_roster
+from bot.sandbox.server import Latency
 from handlers.request_cards import Desk
 from models.migrate import upgrade
 from models.outbox import OutboxMessage
@@ -40,6 +48,7 @@ from models.visit import Visit
 from scheduler.week import fire_due
 
 ZONE = ZoneInfo("Asia/Shanghai")
+LISTS = OutboxMessage.params["text"].as_string().contains("走访名单")
 
 
 async def seed(store: Store, folder: Path, households: int) -> int:
@@ -56,37 +65,108 @@ async def seed(store: Store, folder: Path, households: int) -> int:
         return groups
 
 
-async def main(households: int) -> None:
+async def main(households: int, deliver: bool, rtt: float, cap: int, runtime: str) -> None:
     desk = Desk(ZONE, "zh_CN")
     with tempfile.TemporaryDirectory() as folder:
-        store = Store(f"sqlite+aiosqlite:///{folder}/bench.db")
+        database = f"sqlite+aiosqlite:///{folder}/bench.db"
+        store = Store(database)
         heads = await seed(store, Path(folder), households)
         # The estates' first pass (a running bot's), on Monday morning before the lists.
         await fire_due(store, desk, datetime(2026, 11, 9, 7, 0, tzinfo=ZONE))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fired = await fire_due(store, desk, datetime(2026, 11, 9, 8, 0, 30, tzinfo=ZONE))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         async with store.read() as session:
             visits = await session.scalar(select(func.count()).select_from(Visit))
             lists = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.params["text"].as_string().contains("走访名单"))
+                select(func.count()).select_from(OutboxMessage).where(LISTS)
             )
             messages = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        if deliver:
+            async with store.write() as session:
+                await session.execute(delete(OutboxMessage).where(~LISTS))
+                chats = set(await session.scalars(select(OutboxMessage.chat_id)))
         await store.dispose()
+        if deliver:
+            sent = await send(database, chats, rtt, cap, runtime)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kinds = sorted({f.kind.value for f in fired})
     assert RuleKind.VISIT_LIST.value in kinds
     print(
         f"{households} households, {heads} heads: {lists} visit lists ({visits} planned visits), "
-        f"{messages} outbox messages in all ({', '.join(kinds)}), {seconds:.1f} s, "
+        f"{messages} outbox messages in all ({', '.join(kinds)}), {seconds:.1f} s "
+        f"({cpu:.1f} CPU s), "
         f"peak RSS {peak:.0f} MB (after seeding {before:.0f} MB)"
     )
+
+    if deliver:
+        print(
+            f"delivered by {runtime} at a {rtt * 1000:.0f} ms round trip, cap {cap}/s: "
+            f"{sent['messages']:.0f} lists in {sent['seconds']:.0f} s, {sent['rate']:.1f}/s = "
+            f"{sent['rate'] / cap:.3f} of the cap (with the answers "
+            f"{sent['used'] / cap:.3f}), 429s {sent['rejected_429']:.0f}, lost {sent['lost']:.0f}, "
+            f"sent twice {sent['twice']:.0f}, bot {sent['cpu']:.0f} CPU s, "
+            f"peak RSS {sent['peak_mb']:.0f} MB\n"
+            f"  /help every 2 s during the push ({sent['asked']:.0f} asked): "
+            f"p50 {sent['p50_ms']:.0f} ms, p99 {sent['p99_ms']:.0f} ms, max {sent['max_ms']:.0f} ms"
+        )
+
+
+async def send(
+    database: str, chats: set[int], rtt: float, cap: int, runtime: str
+) -> dict[str, float]:
+    """Run the bot until every list is delivered; how fast, and how long the resident waited."""
+    server, [resident], env = await world(
+        database, runtime, 1, LINZHANG_SEND_OVERALL_PER_SECOND=str(cap)
+    )
+    for chat in chats:
+        server.add_user(chat, f"邻长{chat}")
+    server.limits.enforce = True
+    server.limits.overall_per_second = cap
+    # A network: every call, the long poll included, takes the round trip, give or take.
+    server.latency = Latency(rtt=rtt, jitter=rtt * 0.05)
+    child = await Child.start(bot_command("linzhang", runtime), env)
+    await server.wait_total(1, timeout=60)
+    start, cpu = time.perf_counter(), child.cpu_seconds()
+    first = len(server.sent)
+    waits: list[float] = []
+    asking = asyncio.create_task(ask_help(server, resident, waits))
+    await server.wait_until(reached_all(server, chats), timeout=len(chats) / cap * 3 + 60)
+    seconds, cpu = time.perf_counter() - start, child.cpu_seconds() - cpu
+    asking.cancel()
+    peak = child.peak_mb()
+    await child.stop()
+    await server.stop()
+    pushed = [s for s in server.sent if s.chat_id != resident]
+    delivered = {s.chat_id for s in pushed}
+    waits.sort()
+    return {
+        "messages": len(chats),
+        "seconds": seconds,
+        "cpu": cpu,
+        "rate": (len(pushed) - first) / seconds,
+        # What the server received in the measured time, answers included: the cap's use.
+        "used": (len(server.sent) - first) / seconds,
+        "rejected_429": server.rejected_429,
+        "lost": len(chats - delivered),
+        "twice": len(pushed) - len(delivered),
+        "asked": len(waits),
+        "p50_ms": statistics.median(waits) * 1000 if waits else 0.0,
+        "p99_ms": waits[max(0, int(len(waits) * 0.99) - 1)] * 1000 if waits else 0.0,
+        "max_ms": waits[-1] * 1000 if waits else 0.0,
+        "peak_mb": peak,
+    }
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=86_908)
-    asyncio.run(main(parser.parse_args().households))
+    parser.add_argument("--deliver", action="store_true", help="then send them with the bot")
+    parser.add_argument("--rtt", type=float, default=100.0, help="the round trip, in ms")
+    parser.add_argument("--cap", type=int, default=30, help="the server's messages per second")
+    parser.add_argument("--runtime", choices=["ptb", "aiogram"], default="ptb")
+    options = parser.parse_args()
+    asyncio.run(
+        main(options.households, options.deliver, options.rtt / 1000, options.cap, options.runtime)
+    )

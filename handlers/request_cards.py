@@ -62,8 +62,19 @@ class Desk:
     names: BuildingNames = field(default_factory=BuildingNames)
 
 
-async def notices(session: AsyncSession, change: Change, desk: Desk, today: date) -> list[Reply]:
-    """Everything a change makes the bot say: to the resident, the group, who acts next."""
+async def notices(
+    session: AsyncSession,
+    change: Change,
+    desk: Desk,
+    today: date,
+    *,
+    acting: list[int] | None = None,
+) -> list[Reply]:
+    """Everything a change makes the bot say: to the resident, the group, who acts next.
+
+    `acting`: who acts next, when the caller has read it already (the deadline scan reads a
+    batch's deciders together); else it is read here.
+    """
     request = change.request
     replies: list[Reply] = []
     assigned = change.action.startswith("assigned")
@@ -94,7 +105,7 @@ async def notices(session: AsyncSession, change: Change, desk: Desk, today: date
     if change.action == "signed" and request.kind == RequestKind.DISPUTE.value:
         replies += await invitations(session, request, desk)
     # The description is on the card already; anything else said with the step is its reason.
-    replies += await cards(session, request, desk, today, change=change)
+    replies += await cards(session, request, desk, today, change=change, acting=acting)
     return replies
 
 
@@ -168,14 +179,15 @@ async def cards(
     today: date,
     *,
     change: Change | None = None,
+    acting: list[int] | None = None,
 ) -> list[Reply]:
-    """A card with buttons for whoever must act on the request now."""
+    """A card with buttons for whoever must act on the request now (`acting`, when known)."""
     state = State(request.state)
     if state in DECIDING:
-        people = await deciders(session, request, today)
+        people = await deciders(session, request, today) if acting is None else acting
         make = decider_card
     elif state in WORKING:
-        people = await workers(session, request, today)
+        people = await workers(session, request, today) if acting is None else acting
         make = worker_card
     else:
         return []

@@ -38,7 +38,14 @@ async def heads_of(session: AsyncSession, estate_id: int, on: date) -> list[Head
 async def heads_of_many(session: AsyncSession, estate_ids: list[int], on: date) -> list[Head]:
     """The serving neighbour heads of several estates, each with their group, in one statement."""
     rows = await session.execute(
-        select(RoleAssignment, Person.display_name, Building.estate_id)
+        select(
+            RoleAssignment.user_id,
+            RoleAssignment.scope_id,
+            RoleAssignment.term_start,
+            RoleAssignment.term_end,
+            Person.display_name,
+            Building.estate_id,
+        )
         .join(NeighbourGroup, NeighbourGroup.id == RoleAssignment.scope_id)
         .join(Building, Building.id == NeighbourGroup.building_id)
         .join(Person, Person.user_id == RoleAssignment.user_id, isouter=True)
@@ -51,9 +58,9 @@ async def heads_of_many(session: AsyncSession, estate_ids: list[int], on: date) 
         .order_by(RoleAssignment.scope_id)
     )
     return [
-        Head(a.user_id, a.scope_id, name or "", estate)
-        for a, name, estate in rows
-        if (a.term_start is None or a.term_start <= on) and (a.term_end is None or on < a.term_end)
+        Head(user, group, name or "", estate)
+        for user, group, start, end, name, estate in rows
+        if (start is None or start <= on) and (end is None or on < end)
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String, select
@@ -50,14 +51,26 @@ async def workdays_for(
     session: AsyncSession, estate_id: int, step: Step, kind: str, level: str
 ) -> int:
     """The estate's own rule, the most specific first, else the default."""
-    rules = {
-        (r.kind, r.level): r.days
-        for r in await session.scalars(
-            select(DeadlineRule).where(
-                DeadlineRule.estate_id == estate_id, DeadlineRule.step == step.value
-            )
+    rules = await rules_of(session, [estate_id], step)
+    return pick_workdays(rules[estate_id], step, kind, level)
+
+
+async def rules_of(
+    session: AsyncSession, estate_ids: Collection[int], step: Step
+) -> dict[int, dict[tuple[str, str], int]]:
+    """Several estates' own rules for a step, in one statement: (kind, level) to working days."""
+    found: dict[int, dict[tuple[str, str], int]] = {e: {} for e in estate_ids}
+    for r in await session.scalars(
+        select(DeadlineRule).where(
+            DeadlineRule.estate_id.in_(sorted(found)), DeadlineRule.step == step.value
         )
-    }
+    ):
+        found[r.estate_id][(r.kind, r.level)] = r.days
+    return found
+
+
+def pick_workdays(rules: dict[tuple[str, str], int], step: Step, kind: str, level: str) -> int:
+    """Of an estate's rules for a step, the most specific that applies, else the default."""
     for key in ((kind, level), (kind, ANY), (ANY, level), (ANY, ANY)):
         if key in rules:
             return rules[key]

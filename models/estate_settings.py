@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy import ForeignKey, String, Time
+from sqlalchemy import ForeignKey, String, Time, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,6 +43,23 @@ async def mediation_venue(session: AsyncSession, estate_id: int) -> MediationVen
     if found is None:
         return MediationVenue(None, MEDIATION_TIME)
     return MediationVenue(found.mediation_place, found.mediation_time or MEDIATION_TIME)
+
+
+async def mediation_venues(
+    session: AsyncSession, estate_ids: Sequence[int]
+) -> dict[int, MediationVenue]:
+    """Several estates' venues in one statement (the district's Monday reminders)."""
+    found = {
+        e: MediationVenue(place, at or MEDIATION_TIME)
+        for e, place, at in await session.execute(
+            select(
+                EstateSettings.estate_id,
+                EstateSettings.mediation_place,
+                EstateSettings.mediation_time,
+            ).where(EstateSettings.estate_id.in_(estate_ids))
+        )
+    }
+    return {e: found.get(e, MediationVenue(None, MEDIATION_TIME)) for e in estate_ids}
 
 
 async def set_mediation_venue(

@@ -104,14 +104,15 @@ async def candidates_of(
     session: AsyncSession, group_ids: Sequence[int], before: date
 ) -> dict[int, list[Candidate]]:
     """Each group's households with what the list is chosen by, in four statements."""
+    live = (Household.neighbour_group_id.in_(group_ids), Household.removed_at.is_(None))
     homes = list(
         await session.execute(
-            select(Household.id, Household.neighbour_group_id, Household.created_at).where(
-                Household.neighbour_group_id.in_(group_ids), Household.removed_at.is_(None)
-            )
+            select(Household.id, Household.neighbour_group_id, Household.created_at).where(*live)
         )
     )
-    ids = [h for h, _, _ in homes]
+    # The households as a subquery, not a list of their ids: a chunk of estates is thousands
+    # of households, and rendering each id into every statement cost more than the reads.
+    ids = select(Household.id).where(*live).scalar_subquery()
     care = set(
         await session.scalars(
             select(HouseholdCare.household_id).where(HouseholdCare.household_id.in_(ids))

@@ -37,7 +37,7 @@ from models.building_chat import BuildingChat
 from models.button import ANYONE
 from models.cleaning_day import CleaningDay, Held
 from models.cleaning_day import edit_key as cleaning_key
-from models.estate_settings import mediation_venue
+from models.estate_settings import mediation_venues
 from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim_many, sends
 from models.outbox import OutboxMessage
 from models.person import Person, Resident
@@ -505,7 +505,7 @@ async def mediation_reminders_many(
     for head in heads:
         people[head.estate_id].append(head.user_id)
     said = await voices(session, (u for us in people.values() for u in us), desk.default_language)
-    venues = {e: await mediation_venue(session, e) for e in estates}
+    venues = await mediation_venues(session, estates)
     replies: dict[int, list[Reply]] = {}
     for estate_id in estates:
         venue = venues[estate_id]

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.request_cards import Desk
+from handlers.outgoing import enqueue
+from handlers.request_cards import Desk, notices
+from models.audit import AuditEntry
+from models.deadline_rule import Step, set_rule
 from models.outbox import OutboxMessage
 from models.request import Level, Request, RequestKind, State
-from models.request_flow import Clock, escalate, file_request, sign
+from models.request_flow import Clock, breach, escalate, file_request, resolve, sign
+from models.rows import rows_of
 from models.store import Store
 from models.workdays import WorkCalendar
 from scheduler.deadlines import BATCH, check_deadlines
 from tests.conftest import Cli
-from tests.request_world import HEAD1, R1, SECRETARY, build_world
+from tests.request_world import HEAD1, HEAD2, R1, R1B, R2, R3, SECRETARY, build_world
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DESK = Desk(ZONE, "zh_CN")
@@ -127,3 +133,83 @@ async def test_a_backlog_larger_than_a_batch_is_cleared_in_one_run(store: Store)
     async with store.read() as session:
         levels = set(await session.scalars(select(Request.level)))
     assert levels == {Level.BRANCH}  # each climbed one level, not further
+
+
+async def _after_the_scan(session: AsyncSession) -> tuple[list[object], list[object], list[object]]:
+    """What a scan leaves: each request's routing, the audit entries, what the outbox says."""
+    requests = [
+        (r.reference, r.state, r.level, r.handler_user_id, r.deadline_at, r.deadline_step)
+        for r in await session.scalars(select(Request).order_by(Request.id))
+    ]
+    entries = sorted(
+        (a.actor, a.action, a.entity_id, json.dumps(a.before), json.dumps(a.after))
+        for a in await session.scalars(select(AuditEntry).where(AuditEntry.id > 0))
+    )
+    said = sorted(
+        (
+            m.chat_id,
+            m.params.get("text", ""),
+            json.dumps(
+                [
+                    [button["text"] for button in row]
+                    for row in m.params.get("reply_markup", {}).get("inline_keyboard", [])
+                ]
+            ),
+        )
+        for m in await session.scalars(select(OutboxMessage))
+    )
+    return requests, entries, said
+
+
+class _Undo(Exception):
+    """Leave the transaction without committing it."""
+
+
+async def test_a_mixed_batch_ends_as_breaching_its_requests_one_at_a_time(store: Store) -> None:
+    monday = at(date(2026, 9, 14), 9)
+    async with store.write() as session:
+        world = await build_world(session, date(2026, 9, 14))
+        # The estate's own limit for a decision at the branch: read for the batch at once.
+        await set_rule(session, world.estate_id, Step.DECIDE, "*", "branch", 3)
+        file = RequestKind.SERVICE
+        unsigned = await file_request(session, world.households[R1], R1, file, "电梯停运", monday)
+        signed = await file_request(session, world.households[R2], R2, file, "楼道灯坏了", monday)
+        await sign(session, signed.request, HEAD1, monday)
+        climbed = await file_request(session, world.households[R3], R3, file, "漏水", monday)
+        await escalate(session, climbed.request, HEAD2, "需要物业", monday)
+        resolved = await file_request(session, world.households[R1B], R1B, file, "门禁", monday)
+        await sign(session, resolved.request, HEAD1, monday)
+        await resolve(session, resolved.request, HEAD1, "已修好", monday)
+        assert len({unsigned.request.id, signed.request.id, climbed.request.id}) == 3
+    later = at(date(2026, 10, 9), 9)  # every deadline passed; none fall due a second time
+
+    # The routine as it was: each request breached and told on its own, then left uncommitted.
+    try:
+        async with store.write() as session:
+            overdue = await session.scalars(
+                select(Request).where(Request.deadline_at <= later.now).order_by(Request.id)
+            )
+            for request in list(overdue):
+                change = await breach(session, request, later)
+                assert change is not None
+                enqueue(session, await notices(session, change, DESK, later.today), None)
+            await rows_of(session).write(session)
+            one_by_one = await _after_the_scan(session)
+            raise _Undo
+    except _Undo:
+        pass
+
+    assert await check_deadlines(store, DESK, later) == 4
+    async with store.read() as session:
+        batched = await _after_the_scan(session)
+    assert batched == one_by_one
+    states = {(state, level) for _, state, level, *_ in batched[0]}
+    assert states == {
+        (State.ESCALATED, Level.BRANCH),
+        (State.ESCALATED, Level.COMMUNITY),
+        (State.CONFIRMED, Level.HEAD),
+    }
+    assert {action for _, action, *_ in batched[1]} >= {
+        "request.breached",
+        "request.closed_unrated",
+    }
