@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select
 
+import bench.chat
 from bench.chat import Child, bot_command, ready, world
 from bench.import_roster import write_roster
 from bot.sandbox.server import Sent
@@ -232,7 +233,9 @@ def main() -> None:
     parser.add_argument(
         "--unlimited", action="store_true", help="lift the send limits: every edit goes out"
     )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the bot into FILE")
     options = parser.parse_args()
+    bench.chat.PROFILE = options.profile
     result = asyncio.run(
         vote(options.households, options.rate, options.again, options.runtime, options.unlimited)
     )

@@ -17,12 +17,14 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.rows import RETIRE
 
 PENDING = "sent_at IS NULL AND failed_at IS NULL AND superseded_at IS NULL"
 # The answer to a button press: a notice over the chat, not a message in it.
@@ -163,6 +165,38 @@ _NEXT_PER_CHAT = (
     .order_by(OutboxMessage.urgent.desc(), OutboxMessage.id)
     .limit(bindparam("limit"))
 )
+
+
+async def supersede_waiting(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Mark as superseded the waiting versions of the messages that new rows edit anew.
+
+    Of a message the bot keeps editing at most one version waits, the newest: a group's
+    turnout edits wait under its limit (twenty a minute), and piled up they would be read by
+    every round of the sender. A version already in the sender's hands is still sent and
+    recorded (its message id is what later versions edit); the new one waits for it.
+    """
+    keys = sorted({(r["chat_id"], r["edit_key"]) for r in rows if r.get("edit_key") is not None})
+    if not keys:
+        return
+    await session.execute(
+        _SUPERSEDE_WAITING, {"now": utcnow(), "keys": keys}, execution_options=_NO_SYNC
+    )
+
+
+_NO_SYNC = {"synchronize_session": False}
+_SUPERSEDE_WAITING = (
+    update(OutboxMessage)
+    .where(
+        _pending(OutboxMessage),
+        OutboxMessage.edit_key.is_not(None),
+        OutboxMessage.method != CALLBACK_ANSWER,
+        tuple_(OutboxMessage.chat_id, OutboxMessage.edit_key).in_(
+            bindparam("keys", expanding=True)
+        ),
+    )
+    .values(superseded_at=bindparam("now"))
+)
+RETIRE[OutboxMessage] = supersede_waiting
 
 
 async def forget_secrets(session: AsyncSession, ids: Collection[int]) -> None:
