@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +102,15 @@ _SPEND = (
     # Not searching the session's loaded tokens: the guard above is what counts.
     .execution_options(synchronize_session=False)
 )
+
+
+async def read_shared(session: AsyncSession, tokens: Collection[str]) -> list[ButtonToken]:
+    """Read, in one statement, the buttons anyone may press among tokens pressed together:
+    held by the caller, they are in the session when `redeem` asks for them."""
+    shared = sorted({t for t in tokens if t.startswith(SHARED) and len(t) <= 32})
+    if not shared:
+        return []
+    return list(await session.scalars(select(ButtonToken).where(ButtonToken.token.in_(shared))))
 
 
 async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) -> Pressed | None:
