@@ -305,13 +305,17 @@ class Sender:
         if message.edit_key is None:
             return message, message.method, message.params
         key = (message.chat_id, message.edit_key)
-        async with self.store.write() as session:
+        async with self.store.read() as session:
             newest = await newest_edit(session, message)
-            await supersede(session, newest, utcnow())
             if key not in self._edited:
                 found = await sent_message_id(session, message.chat_id, message.edit_key)
                 if found is not None:
                     self._edited[key] = found
+        if newest.id != message.id:
+            # A newer version supersedes the waiting one as it is written; only versions
+            # written before that rule (or this one, read just before) can still wait.
+            async with self.store.write() as session:
+                await supersede(session, newest, utcnow())
         if key not in self._edited:
             return newest, "sendMessage", newest.params
         params = {**newest.params, "message_id": self._edited[key]}

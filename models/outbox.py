@@ -178,9 +178,13 @@ async def supersede_waiting(session: AsyncSession, rows: list[dict[str, Any]]) -
     keys = sorted({(r["chat_id"], r["edit_key"]) for r in rows if r.get("edit_key") is not None})
     if not keys:
         return
-    await session.execute(
-        _SUPERSEDE_WAITING, {"now": utcnow(), "keys": keys}, execution_options=_NO_SYNC
-    )
+    params = {
+        "now": utcnow(),
+        "keys": keys,
+        "chats": sorted({chat for chat, _ in keys}),
+        "edit_keys": sorted({key for _, key in keys}),
+    }
+    await session.execute(_SUPERSEDE_WAITING, params, execution_options=_NO_SYNC)
 
 
 _NO_SYNC = {"synchronize_session": False}
@@ -190,6 +194,10 @@ _SUPERSEDE_WAITING = (
         _pending(OutboxMessage),
         OutboxMessage.edit_key.is_not(None),
         OutboxMessage.method != CALLBACK_ANSWER,
+        # The two lists let SQLite search the edit keys' index; alone, the pairs make it scan
+        # every waiting message.
+        OutboxMessage.chat_id.in_(bindparam("chats", expanding=True)),
+        OutboxMessage.edit_key.in_(bindparam("edit_keys", expanding=True)),
         tuple_(OutboxMessage.chat_id, OutboxMessage.edit_key).in_(
             bindparam("keys", expanding=True)
         ),
