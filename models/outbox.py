@@ -116,7 +116,8 @@ async def next_per_chat(
     sent: Collection[int] = (),
     flying: Collection[int] = (),
 ) -> list[Due]:
-    """Return the oldest pending message of each chat that is due, answers first, then oldest.
+    """Return the waiting answers to presses, then the oldest pending message of each chat
+    that is due (a person's own answers first), up to `limit` of each.
 
     Only a chat's oldest pending message is eligible, so order within a chat is kept even
     while an earlier message waits out a retry. The answer to a button press is not a message
@@ -133,7 +134,10 @@ async def next_per_chat(
     }
     answers = [Due(*row) for row in await session.execute(_NEXT_ANSWERS, params)]
     pushes = [Due(*row) for row in await session.execute(_NEXT_PER_CHAT, params)]
-    return sorted(answers + pushes, key=lambda due: (not due.urgent, due.id))[:limit]
+    # Answers first, each list up to the limit: a group's result, urgent to the voter who
+    # closed it, waits out the group's limit; sorted with the answers, a few hundred such
+    # pushes filled the list and the answers behind them were not read at all.
+    return answers + pushes
 
 
 _COLUMNS = (

@@ -103,3 +103,17 @@ async def test_a_button_anyone_may_press_is_read_not_written(store: Store) -> No
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     assert written == []
+
+
+async def test_answers_are_read_before_a_backlog_of_urgent_group_messages(store: Store) -> None:
+    # Results of 300 group elections, each urgent to the voter who closed it, waiting out their
+    # groups' limits; then a press's answer.
+    async with store.write() as session:
+        for n in range(300):
+            enqueue(session, [Reply(GROUP - n, f"计票结果 {n}", is_group=True)], None, GROUP - n)
+        press = Reply(GROUP, "回执码：ABC", callback_id="cb1", secret=True)
+        enqueue(session, [press], VOTER, GROUP)
+    async with store.read() as session:
+        due = await next_per_chat(session, 200, utcnow())
+    assert due[0].method == "answerCallbackQuery"
+    assert len([d for d in due if d.method == "sendMessage"]) == 200
