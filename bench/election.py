@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select
 
+import bench.chat
 from bench.chat import Child, bot_command, ready, world
 from bench.import_roster import write_roster
 from bot.sandbox.server import Sent
@@ -159,6 +160,20 @@ async def vote(
             return await original(params)
 
         server.api_answercallbackquery = timed_answer  # type: ignore[method-assign]
+        # When the bot first fetched each press: splits the wait into the fetch and the bot.
+        fetched: dict[str, float] = {}
+        get_updates = server.api_getupdates
+
+        async def timed_fetch(params: dict[str, Any]) -> list[dict[str, Any]]:
+            updates = await get_updates(params)
+            now = time.perf_counter()
+            for update in updates:
+                query = update.get("callback_query")
+                if query is not None:
+                    fetched.setdefault(str(query["id"]), now)
+            return updates
+
+        server.api_getupdates = timed_fetch  # type: ignore[method-assign]
         child = await Child.start(bot_command("linzhang", runtime), env)
         await ready(server)
         # Every group's ballot is out before the polls open.
@@ -202,6 +217,8 @@ async def vote(
             )
         await store.dispose()
     waits = sorted((answered[k] - v) * 1000 for k, v in pressed.items() if k in answered)
+    fetching = sorted((fetched[k] - v) * 1000 for k, v in pressed.items() if k in fetched)
+    handling = sorted((answered[k] - fetched[k]) * 1000 for k in answered if k in fetched)
     return {
         "households": len(users),
         "elections": elections,
@@ -213,6 +230,10 @@ async def vote(
         "p50_ms": statistics.median(waits),
         "p99_ms": waits[int(len(waits) * 0.99) - 1],
         "max_ms": waits[-1],
+        "fetch_p50_ms": statistics.median(fetching),
+        "fetch_p99_ms": fetching[int(len(fetching) * 0.99) - 1],
+        "bot_p50_ms": statistics.median(handling),
+        "bot_p99_ms": handling[int(len(handling) * 0.99) - 1],
         "peak_mb": peak,
         "ballots": cast,
         "voted": voted,
@@ -232,7 +253,9 @@ def main() -> None:
     parser.add_argument(
         "--unlimited", action="store_true", help="lift the send limits: every edit goes out"
     )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the bot into FILE")
     options = parser.parse_args()
+    bench.chat.PROFILE = options.profile
     result = asyncio.run(
         vote(options.households, options.rate, options.again, options.runtime, options.unlimited)
     )
@@ -244,6 +267,9 @@ def main() -> None:
         f"{result['cpu_per_1000']:.2f} CPU s/1000; press → answer p50 {result['p50_ms']:.1f} ms, "
         f"p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.1f} ms; "
         f"peak RSS {result['peak_mb']:.0f} MB\n"
+        f"  of which press → fetched by the bot p50 {result['fetch_p50_ms']:.1f} ms, p99 "
+        f"{result['fetch_p99_ms']:.1f} ms; fetched → answered p50 {result['bot_p50_ms']:.1f} ms, "
+        f"p99 {result['bot_p99_ms']:.1f} ms\n"
         f"  ballots {result['ballots']}, households voted {result['voted']}, "
         f"double votes {result['double']}, elections closed early {result['closed']}"
     )

@@ -26,7 +26,7 @@ from bot.health import add_health
 from bot.ingress import poll
 from bot.metrics import FIRINGS, LEADER
 from bot.outbox_journal import OutboxJournal
-from bot.sender import Sender, SendLimits
+from bot.sender import ANSWERS_IN_FLIGHT, Sender, SendLimits
 from bot.transport import ALLOWED_UPDATES, Transport
 from bot.webhook import listen, serve, webhook_app
 from bot.worker import Worker
@@ -63,9 +63,9 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(10_000, 50, 100)
 
 
-# Connections to the Bot API beside the sender's calls in flight: menus, questions before a
-# batch, the long poll (which has its own).
-SPARE_CONNECTIONS = 8
+# Connections to the Bot API beside the sender's calls in flight (its pushes and its answers
+# to presses): menus, questions before a batch, the long poll (which has its own).
+SPARE_CONNECTIONS = 8 + ANSWERS_IN_FLIGHT
 
 
 def make_transport(runtime: str, token: str, api_url: str, in_flight: int = 16) -> Transport:

@@ -53,6 +53,7 @@ READ = 200
 # Read again at least this often while sending: a chat whose message just went may have more.
 REREAD_SECONDS = 0.2
 IDLE_SECONDS = 1.0
+ANSWERS_IN_FLIGHT = 64
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class SendLimits:
     chat_per_second: float = 1.0
     # Calls in flight at once: 30 a second at a 300 ms round trip needs 9; some spare for jitter.
     in_flight: int = 16
+    # Answers to presses in flight at once, beside those: Telegram does not count them against
+    # the cap, and an election's 500 presses a second at a 100 ms round trip need 50.
+    answers_in_flight: int = ANSWERS_IN_FLIGHT
     # Seconds a call may take; past it the outcome is unknown (it may have been delivered).
     deadline: float = 10.0
     # Telegram counts a call when it arrives, a network's delay after it was started here; the
@@ -159,6 +163,8 @@ class Sender:
         # For words to a notice's author who never chose a language.
         self.language = language
         self._flying: dict[int, asyncio.Task[None]] = {}
+        # The answers among them: they have their own window.
+        self._answers_flying: set[int] = set()
         self._chats_flying: set[int] = set()
         self._waiting: list[Due] = []
         self._read_at = 0.0
@@ -212,12 +218,15 @@ class Sender:
         # to ask them of every waiting message to start one).
         overall = self.pacer.overall_at(now)
         for message in list(self._waiting):
-            if len(self._flying) >= self.limits.in_flight or self._stop.is_set():
+            if self._full() or self._stop.is_set():
                 break
             answer = message.method == CALLBACK_ANSWER
-            if not answer and message.chat_id in self._chats_flying:
+            if answer:
+                if len(self._answers_flying) >= self.limits.answers_in_flight:
+                    continue
+            elif message.chat_id in self._chats_flying or self._pushes_full():
                 continue
-            if not answer and overall > now:
+            elif overall > now:
                 soonest = min(soonest, overall)
                 continue
             at = self._ready_at(message, now)
@@ -228,9 +237,17 @@ class Sender:
             self._start(message)
             if not answer:
                 overall = self.pacer.overall_at(now)
-        if len(self._flying) >= self.limits.in_flight:
+        if self._full():
             return REREAD_SECONDS  # until a call lands
         return min(REREAD_SECONDS, max(0.0, soonest - time.monotonic()))
+
+    def _pushes_full(self) -> bool:
+        return len(self._flying) - len(self._answers_flying) >= self.limits.in_flight
+
+    def _full(self) -> bool:
+        """Both windows full: nothing can start until a call lands."""
+        answers = len(self._answers_flying) >= self.limits.answers_in_flight
+        return answers and self._pushes_full()
 
     async def _rest(self, pause: float) -> None:
         if pause <= 0 or self.wake.is_set():
@@ -252,11 +269,14 @@ class Sender:
         lane = message.method != CALLBACK_ANSWER
         if lane:
             self._chats_flying.add(message.chat_id)
+        else:
+            self._answers_flying.add(message.id)
         task = asyncio.create_task(self._deliver(message), name=f"send {message.id}")
         self._flying[message.id] = task
 
         def landed(_: asyncio.Task[None]) -> None:
             self._flying.pop(message.id, None)
+            self._answers_flying.discard(message.id)
             if lane:
                 self._chats_flying.discard(message.chat_id)
             self._landed.set()
@@ -324,13 +344,17 @@ class Sender:
         if message.edit_key is None:
             return message, message.method, message.params
         key = (message.chat_id, message.edit_key)
-        async with self.store.write() as session:
+        async with self.store.read() as session:
             newest = await newest_edit(session, message)
-            await supersede(session, newest, utcnow())
             if key not in self._edited:
                 found = await sent_message_id(session, message.chat_id, message.edit_key)
                 if found is not None:
                     self._edited[key] = found
+        if newest.id != message.id:
+            # A newer version supersedes the waiting one as it is written; only versions
+            # written before that rule (or this one, read just before) can still wait.
+            async with self.store.write() as session:
+                await supersede(session, newest, utcnow())
         if key not in self._edited:
             return newest, "sendMessage", newest.params
         params = {**newest.params, "message_id": self._edited[key]}

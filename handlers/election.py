@@ -3,8 +3,11 @@ the secretary's confirmations, objections and recall petitions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
+from handlers.batch import Batch
 from handlers.election_roll import roll_objection
 from handlers.election_words import (
     CAST,
@@ -19,7 +22,7 @@ from handlers.election_words import (
     private_ballot_reply,
     turnout_edit,
 )
-from handlers.events import Button, Reply
+from handlers.events import Button, Incoming, Reply
 from handlers.flow import Command, Flow, Where
 from handlers.speech import voice_of
 from handlers.turn import Turn
@@ -155,12 +158,32 @@ async def confirm_list_pressed(turn: Turn, pressed: button.Pressed) -> list[Repl
     return [announce, *await post_ballot(session, election, _speaker(turn))]
 
 
+async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
+    """Read the group ballots pressed in the batch and their elections, in two statements for
+    all: on election day a batch holds many presses, each of which would read both."""
+    tokens = [event.button.removeprefix("t:") for event in events if event.button]
+    ballots = await button.read_shared(batch.session, tokens)
+    ids = sorted({int(b.data.get("e", 0)) for b in ballots if b.action == CAST})
+    if not ids:
+        return
+    elections = await batch.session.scalars(select(Election).where(Election.id.in_(ids)))
+    # Held here, the buttons stay in the session (it holds clean rows weakly) for redeem.
+    batch.prefetched[NAME] = (ballots, {election.id: election for election in elections})
+
+
+async def _election(turn: Turn, election_id: int) -> Election | None:
+    read: tuple[object, dict[int, Election]] | None = turn.batch.prefetched.get(NAME)
+    if read is not None and election_id in read[1]:
+        return read[1][election_id]
+    return await turn.session.get(Election, election_id)
+
+
 async def cast_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
     """A ballot press, in the group or in private: the household's ballot, a receipt only the
     voter sees, the turnout edited in place. What was pressed is forgotten once handled."""
     session, event = turn.session, turn.event
     turn.forget_update()
-    election = await session.get(Election, pressed.data.get("e", 0))
+    election = await _election(turn, int(pressed.data.get("e", 0)))
     choice = str(pressed.data.get("c", ""))
     if election is None:
         return [turn.toast("chat.button_invalid")]
@@ -358,4 +381,5 @@ FLOW = Flow(
         CAST: cast_pressed,
         CONFIRM_RESULT: confirm_result_pressed,
     },
+    prefetch=prefetch,
 )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Button, Reply
 from models.base import utcnow
-from models.outbox import OutboxMessage
+from models.outbox import CALLBACK_ANSWER, OutboxMessage
 from models.rows import rows_of
 
 CALLBACK_PREFIX = "t:"
@@ -30,7 +30,7 @@ def enqueue(
     """
     rows = rows_of(session)
     for row in outbox_rows(replies, cause_user_id, answering):
-        rows.add(OutboxMessage, row)
+        rows.add(OutboxMessage, row, version_key(row))
 
 
 def outbox_rows(
@@ -58,6 +58,15 @@ def outbox_rows(
                 }
             )
     return rows
+
+
+def version_key(row: dict[str, Any]) -> tuple[int, str] | None:
+    """What a row is a version of, for a message the bot keeps editing: of several versions
+    written in one transaction only the newest is kept (the database keeps the newest only
+    across transactions)."""
+    if row["edit_key"] is None or row["method"] == CALLBACK_ANSWER:
+        return None
+    return row["chat_id"], row["edit_key"]
 
 
 def split(reply: Reply) -> list[Reply]:

@@ -14,8 +14,25 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, delete, func, insert, literal, select
+from sqlalchemy import (
+    BindParameter,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -94,23 +111,32 @@ async def participate(
 async def participate_online(session: AsyncSession, election: Election, user_id: int) -> int | None:
     """Record that the resident's household on the roll voted online, in one statement;
     return the household, or None when it is not on the roll or has voted already."""
+    statement = _participate_online(session.get_bind().dialect.name)
+    return (await session.execute(statement, {"election": election.id, "user": user_id})).scalar()
+
+
+@cache
+def _participate_online(dialect: str) -> Any:
+    """Built once per dialect: every press runs it (built per call, it cost more than ran)."""
+    election: BindParameter[int] = bindparam("election", type_=Integer)
     household = (
-        select(literal(election.id), Resident.household_id, literal(ONLINE))
+        select(election, Resident.household_id, literal(ONLINE))
         .join(
             RollEntry,
-            (RollEntry.household_id == Resident.household_id)
-            & (RollEntry.election_id == election.id),
+            (RollEntry.household_id == Resident.household_id) & (RollEntry.election_id == election),
         )
-        .where(Resident.user_id == user_id, Resident.unbound_at.is_(None))
+        .where(Resident.user_id == bindparam("user"), Resident.unbound_at.is_(None))
         .limit(1)
     )
-    statement = (
-        insert_or_skip(session, Participation)
+    # On the table, not the class: given parameters, an INSERT on a class inserts them.
+    table = Participation.__table__
+    assert isinstance(table, Table)
+    return (
+        (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
         .from_select(["election_id", "household_id", "channel"], household)
         .on_conflict_do_nothing(index_elements=["election_id", "household_id"])
-        .returning(Participation.household_id)
+        .returning(table.c.household_id)
     )
-    return (await session.execute(statement)).scalar()
 
 
 def add_ballot(session: AsyncSession, election_id: int, choice: str) -> str:
@@ -170,12 +196,7 @@ async def cast(
 
 async def turnout(session: AsyncSession, election_id: int) -> int:
     """How many households have voted."""
-    found = await session.scalar(
-        select(func.count())
-        .select_from(Participation)
-        .where(Participation.election_id == election_id)
-    )
-    return int(found or 0)
+    return int(await session.scalar(_TURNOUT, {"election": election_id}) or 0)
 
 
 async def counts(session: AsyncSession, election_id: int) -> dict[str, int]:
@@ -233,6 +254,13 @@ async def candidate_names(session: AsyncSession, election_id: int) -> dict[str, 
         select(Candidate.id, Candidate.name).where(Candidate.election_id == election_id)
     )
     return {str(i): name for i, name in rows}
+
+
+_TURNOUT = (
+    select(func.count())
+    .select_from(Participation)
+    .where(Participation.election_id == bindparam("election"))
+)
 
 
 def recount(election: Election, ballots: list[tuple[str, str]], choices: list[str]) -> Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,9 @@ from models.rows import rows_of
 # Issued to this "user", a button may be pressed by anyone in its chat, again and again
 # (a group's "me too"); what it does must then be safe for anyone there to do.
 ANYONE = 0
+# Begins the token of a button anyone may press (no token_urlsafe character): such a press is
+# read, never spent, so it is told apart before any write. Older tokens without it still work.
+SHARED = "."
 TOKEN_BYTES = 12  # 16 url-safe characters, 96 bits: not guessable, well under Telegram's 64 bytes
 LIFETIME = timedelta(days=7)
 
@@ -57,6 +61,8 @@ def issue(
     tokens = []
     for action, data in choices:
         token = secrets.token_urlsafe(TOKEN_BYTES)
+        if user_id == ANYONE:
+            token = SHARED + token
         row = {
             "token": token,
             "user_id": user_id,
@@ -98,17 +104,27 @@ _SPEND = (
 )
 
 
+async def read_shared(session: AsyncSession, tokens: Collection[str]) -> list[ButtonToken]:
+    """Read, in one statement, the buttons anyone may press among tokens pressed together:
+    held by the caller, they are in the session when `redeem` asks for them."""
+    shared = sorted({t for t in tokens if t.startswith(SHARED) and len(t) <= 32})
+    if not shared:
+        return []
+    return list(await session.scalars(select(ButtonToken).where(ButtonToken.token.in_(shared))))
+
+
 async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) -> Pressed | None:
     """Spend a token pressed by a person in a chat; None if forged, foreign, spent or expired."""
     if not token or len(token) > 32:
         return None
     now = utcnow()
-    spent = await session.execute(
-        _SPEND, {"pressed": token, "user": user_id, "chat": chat_id, "now": now}
-    )
-    for spent_token, action, data, group in spent:
-        if spent_token == token:
-            return Pressed(action, dict(data), group)
+    if not token.startswith(SHARED):
+        spent = await session.execute(
+            _SPEND, {"pressed": token, "user": user_id, "chat": chat_id, "now": now}
+        )
+        for spent_token, action, data, group in spent:
+            if spent_token == token:
+                return Pressed(action, dict(data), group)
     # Else it may be a button anyone in the chat may press, and press again.
     shared = await session.get(ButtonToken, token)
     if (

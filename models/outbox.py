@@ -17,16 +17,21 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.rows import RETIRE
 
 PENDING = "sent_at IS NULL AND failed_at IS NULL AND superseded_at IS NULL"
 # The answer to a button press: a notice over the chat, not a message in it.
 CALLBACK_ANSWER = "answerCallbackQuery"
+# Written out, not a parameter: SQLite uses a partial index only for a query it can prove
+# stays inside the index's condition.
+WAITING_ANSWERS = f"{PENDING} AND method = '{CALLBACK_ANSWER}'"
 
 
 class OutboxMessage(Base):
@@ -38,6 +43,14 @@ class OutboxMessage(Base):
             "id",
             sqlite_where=text(PENDING),
             postgresql_where=text(PENDING),
+        ),
+        # Answers wait apart: on election day thousands may wait while the sender reads
+        # the first few hundred every round.
+        Index(
+            "ix_outbox_message_answers",
+            "id",
+            sqlite_where=text(WAITING_ANSWERS),
+            postgresql_where=text(WAITING_ANSWERS),
         ),
         Index(
             "ix_outbox_message_edit_key",
@@ -103,7 +116,8 @@ async def next_per_chat(
     sent: Collection[int] = (),
     flying: Collection[int] = (),
 ) -> list[Due]:
-    """Return the oldest pending message of each chat that is due, answers first, then oldest.
+    """Return the waiting answers to presses, then the oldest pending message of each chat
+    that is due (a person's own answers first), up to `limit` of each.
 
     Only a chat's oldest pending message is eligible, so order within a chat is kept even
     while an earlier message waits out a retry. The answer to a button press is not a message
@@ -118,8 +132,12 @@ async def next_per_chat(
         "sent": sorted(sent) or [0],
         "skip": sorted({*sent, *flying}) or [0],
     }
-    rows = await session.execute(_NEXT_PER_CHAT, params)
-    return [Due(*row) for row in rows]
+    answers = [Due(*row) for row in await session.execute(_NEXT_ANSWERS, params)]
+    pushes = [Due(*row) for row in await session.execute(_NEXT_PER_CHAT, params)]
+    # Answers first, each list up to the limit: a group's result, urgent to the voter who
+    # closed it, waits out the group's limit; sorted with the answers, a few hundred such
+    # pushes filled the list and the answers behind them were not read at all.
+    return answers + pushes
 
 
 _COLUMNS = (
@@ -141,15 +159,25 @@ def _pending(model: Any) -> Any:
     return model.sent_at.is_(None) & model.failed_at.is_(None) & model.superseded_at.is_(None)
 
 
-# Built once: the sender asks every round.
+# Built once: the sender asks every round. Answers, through their own index, and each chat's
+# first message: read apart, neither has to sort the other's backlog.
+_NEXT_ANSWERS = (
+    select(*_COLUMNS)
+    .where(
+        text(WAITING_ANSWERS),
+        OutboxMessage.id.not_in(bindparam("skip", expanding=True)),
+        (OutboxMessage.not_before.is_(None)) | (OutboxMessage.not_before <= bindparam("now")),
+    )
+    .order_by(OutboxMessage.id)
+    .limit(bindparam("limit"))
+)
 _older = aliased(OutboxMessage)
 _NEXT_PER_CHAT = (
     select(*_COLUMNS)
     .where(
         _pending(OutboxMessage),
         OutboxMessage.id.not_in(bindparam("skip", expanding=True)),
-        (OutboxMessage.method == CALLBACK_ANSWER)
-        | OutboxMessage.id.in_(
+        OutboxMessage.id.in_(
             select(func.min(_older.id))
             .where(
                 _pending(_older),
@@ -163,6 +191,46 @@ _NEXT_PER_CHAT = (
     .order_by(OutboxMessage.urgent.desc(), OutboxMessage.id)
     .limit(bindparam("limit"))
 )
+
+
+async def supersede_waiting(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Mark as superseded the waiting versions of the messages that new rows edit anew.
+
+    Of a message the bot keeps editing at most one version waits, the newest: a group's
+    turnout edits wait under its limit (twenty a minute), and piled up they would be read by
+    every round of the sender. A version already in the sender's hands is still sent and
+    recorded (its message id is what later versions edit); the new one waits for it.
+    """
+    keys = sorted({(r["chat_id"], r["edit_key"]) for r in rows if r.get("edit_key") is not None})
+    if not keys:
+        return
+    params = {
+        "now": utcnow(),
+        "keys": keys,
+        "chats": sorted({chat for chat, _ in keys}),
+        "edit_keys": sorted({key for _, key in keys}),
+    }
+    await session.execute(_SUPERSEDE_WAITING, params, execution_options=_NO_SYNC)
+
+
+_NO_SYNC = {"synchronize_session": False}
+_SUPERSEDE_WAITING = (
+    update(OutboxMessage)
+    .where(
+        _pending(OutboxMessage),
+        OutboxMessage.edit_key.is_not(None),
+        OutboxMessage.method != CALLBACK_ANSWER,
+        # The two lists let SQLite search the edit keys' index; alone, the pairs make it scan
+        # every waiting message.
+        OutboxMessage.chat_id.in_(bindparam("chats", expanding=True)),
+        OutboxMessage.edit_key.in_(bindparam("edit_keys", expanding=True)),
+        tuple_(OutboxMessage.chat_id, OutboxMessage.edit_key).in_(
+            bindparam("keys", expanding=True)
+        ),
+    )
+    .values(superseded_at=bindparam("now"))
+)
+RETIRE[OutboxMessage] = supersede_waiting
 
 
 async def forget_secrets(session: AsyncSession, ids: Collection[int]) -> None:

@@ -7,11 +7,16 @@ and `outgoing.enqueue` add to it. Whoever owns the transaction writes them: the 
 its per-update failure handling, so that a row the database refuses fails its own update;
 `Store.write` just before the commit for everyone else. Nothing writes them behind anyone's
 back: there is no session hook.
+
+A row may be added under a key: a newer row under the same key takes the older one's place
+(the outbox keeps only the newest version of a message it keeps editing). A table may also
+name, in `RETIRE`, what to do in the database with the rows its new rows replace; it runs in
+the same transaction, just before the table's INSERT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -23,6 +28,10 @@ _KEY = "linzhang.rows"
 
 # A row, or a function that makes it when it is written (when the ids it names exist).
 Row = dict[str, Any] | Callable[[], dict[str, Any]]
+# Given a table's new rows, retire the stored rows they replace.
+Retire = Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]
+# Set by a table's own module, for the tables whose rows can replace stored ones.
+RETIRE: dict[type[Base], Retire] = {}
 
 
 class Rows:
@@ -30,8 +39,17 @@ class Rows:
 
     def __init__(self) -> None:
         self._rows: list[tuple[type[Base], Row]] = []
+        # Where the row held under each key is.
+        self._keyed: dict[tuple[type[Base], Hashable], int] = {}
 
-    def add(self, model: type[Base], row: Row) -> None:
+    def add(self, model: type[Base], row: Row, key: Hashable | None = None) -> None:
+        """Hold a row; under a key, in place of the row held under the same key, if any."""
+        if key is not None:
+            at = self._keyed.get((model, key))
+            if at is not None:
+                self._rows[at] = (model, row)
+                return
+            self._keyed[(model, key)] = len(self._rows)
         self._rows.append((model, row))
 
     def mark(self) -> int:
@@ -41,6 +59,9 @@ class Rows:
     def drop_since(self, mark: int) -> None:
         """Forget the rows added after a mark (their update failed)."""
         del self._rows[mark:]
+        # Only the run update by update marks, and there each update writes its own rows: no
+        # row it replaced was held before its mark.
+        self._keyed = {k: at for k, at in self._keyed.items() if at < mark}
 
     async def write(self, session: AsyncSession) -> None:
         """Write every row held, table by table in the order added, and forget them."""
@@ -51,7 +72,11 @@ class Rows:
         for model, row in self._rows:
             tables.setdefault(model, []).append(row() if callable(row) else row)
         self._rows.clear()
+        self._keyed.clear()
         for model, values in tables.items():
+            retire = RETIRE.get(model)
+            if retire is not None:
+                await retire(session, values)
             table = model.__table__
             assert isinstance(table, Table)
             # Core's executemany of the plain dicts: the ORM's bulk insert first sorts every
