@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from handlers.events import Reply
 from handlers.figures_out import figures_text
@@ -20,6 +21,9 @@ SERVES = {
     Role.SECRETARY: ScopeKind.ESTATE,
 }
 WIDTH = [ScopeKind.STREET, ScopeKind.COMMUNITY, ScopeKind.ESTATE]
+# One thread draws every chart, one at a time: matplotlib keeps its fonts per thread (the CJK
+# font holds megabytes), loaded once here instead of once in each of the default pool's.
+DRAWING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart")
 
 
 async def stats(turn: Turn) -> list[Reply]:
@@ -43,7 +47,8 @@ async def stats(turn: Turn) -> list[Reply]:
         # matplotlib only when asked (every process would pay its import), off the loop.
         from handlers.figures_chart import chart
 
-        picture = await asyncio.to_thread(chart, found, say.language)
+        loop = asyncio.get_running_loop()
+        picture = await loop.run_in_executor(DRAWING, chart, found, say.language)
         return [Reply(chat, say("stats.chart"), photo=picture)]
 
     # The figures at once; the chart, a fifth of a second to draw, after the batch.
