@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import warnings
@@ -175,6 +176,26 @@ async def test_the_chart_draws_chinese_not_boxes(store: Store, cli: Cli, tmp_pat
     written = cli("report", "--period", "2026-09", "--format", "png", "--out", str(path))
     assert written.exit_code == 0, written.output
     assert Image.open(path).format == "PNG"
+
+
+async def test_a_chart_leaves_no_figure_behind_for_the_rare_full_collection(
+    store: Store,
+) -> None:
+    from matplotlib.figure import Figure
+
+    await _district(store)
+    async with store.read() as session:
+        district = await report(session, None, SEPTEMBER, ZONE)
+    gc.collect()  # what earlier tests left
+    # The bot collects its oldest generation rarely; here not at all unless asked.
+    gc.disable()
+    try:
+        for _ in range(3):
+            chart(district, "zh_CN")
+        alive = [o for o in gc.get_objects() if isinstance(o, Figure)]
+    finally:
+        gc.enable()
+    assert alive == []
 
 
 async def test_a_simulated_district_reports_its_own_size(store: Store, cli: Cli) -> None:
