@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -31,10 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import delete, func, insert, select
 
-from bench.chat import Child, ask_help, bot_command, reached_all, world
+from bench.chat import push, world
 from bench.deadlines import heads_and_secretaries
 from bench.import_roster import write_roster
-from bot.sandbox.server import Latency
 from handlers.request_cards import Desk
 from models.migrate import upgrade
 from models.outbox import OutboxMessage
@@ -122,41 +120,7 @@ async def send(
     )
     for chat in chats:
         server.add_user(chat, f"邻长{chat}")
-    server.limits.enforce = True
-    server.limits.overall_per_second = cap
-    # A network: every call, the long poll included, takes the round trip, give or take.
-    server.latency = Latency(rtt=rtt, jitter=rtt * 0.05)
-    child = await Child.start(bot_command("linzhang", runtime), env)
-    await server.wait_total(1, timeout=60)
-    start, cpu = time.perf_counter(), child.cpu_seconds()
-    first = len(server.sent)
-    waits: list[float] = []
-    asking = asyncio.create_task(ask_help(server, resident, waits))
-    await server.wait_until(reached_all(server, chats), timeout=len(chats) / cap * 3 + 60)
-    seconds, cpu = time.perf_counter() - start, child.cpu_seconds() - cpu
-    asking.cancel()
-    peak = child.peak_mb()
-    await child.stop()
-    await server.stop()
-    pushed = [s for s in server.sent if s.chat_id != resident]
-    delivered = {s.chat_id for s in pushed}
-    waits.sort()
-    return {
-        "messages": len(chats),
-        "seconds": seconds,
-        "cpu": cpu,
-        "rate": (len(pushed) - first) / seconds,
-        # What the server received in the measured time, answers included: the cap's use.
-        "used": (len(server.sent) - first) / seconds,
-        "rejected_429": server.rejected_429,
-        "lost": len(chats - delivered),
-        "twice": len(pushed) - len(delivered),
-        "asked": len(waits),
-        "p50_ms": statistics.median(waits) * 1000 if waits else 0.0,
-        "p99_ms": waits[max(0, int(len(waits) * 0.99) - 1)] * 1000 if waits else 0.0,
-        "max_ms": waits[-1] * 1000 if waits else 0.0,
-        "peak_mb": peak,
-    }
+    return await push(server, env, runtime, chats, resident, cap, rtt)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,7 @@ def test_a_command_imports_no_other_command_module() -> None:
         "from bot.cli import main\n"
         "main()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=CLI.parent.parent
-    )
-    assert done.returncode == 0, done.stderr
+    done = _python(script)
     assert "--period" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "['bot.cli.common', 'bot.cli.report']"
 
@@ -50,8 +47,13 @@ def test_the_bot_starts_without_the_drawing_libraries() -> None:
         "Router()\n"
         "print(sorted({'matplotlib', 'openpyxl', 'reportlab'} & set(sys.modules)))\n"
     )
+    assert _python(script).stdout.strip() == "[]"
+
+
+def _python(script: str) -> subprocess.CompletedProcess[str]:
+    """Run a script in a fresh interpreter from the project's folder; it must succeed."""
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=CLI.parent.parent
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    return done
