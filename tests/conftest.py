@@ -56,12 +56,17 @@ async def database_url(
         return
     if pg_database is None:
         pytest.skip(PG_REASON)
+    yield await emptied(pg_database)
+
+
+async def emptied(pg_database: str) -> str:
+    """Empty the test PostgreSQL database (a new public schema); return its URL."""
     engine = create_async_engine(pg_database, isolation_level="AUTOCOMMIT")
     async with engine.connect() as connection:
         await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
-    yield pg_database
+    return pg_database
 
 
 @pytest.fixture

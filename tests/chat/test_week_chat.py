@@ -9,8 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
 from bot.sandbox.server import BotApiServer
 from bot.sender import SendLimits
@@ -31,7 +30,7 @@ from models.visit import Visit, VisitState
 from scheduler.week import advert_prompts, cleaning_day, cleaning_eve, fee_reminders, visit_lists
 from tests.chat.harness import GROUP, Harness, running_bot
 from tests.chat.test_requests_chat import seed_world
-from tests.conftest import PG_REASON
+from tests.conftest import PG_REASON, emptied
 from tests.request_world import HEAD1, HEAD2, R1, R1B, R2, R3, SECRETARY
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -49,12 +48,7 @@ async def bot(
     if database:
         if pg_database is None:
             pytest.skip(PG_REASON)
-        engine = create_async_engine(pg_database, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as connection:
-            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
-        url = pg_database
+        url = await emptied(pg_database)
     async with running_bot(runtime, tmp_path, seeder=seed_world, database_url=url) as harness:
         yield harness
 
