@@ -13,8 +13,9 @@ import os
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
@@ -30,6 +31,7 @@ from models.rows import open_rows
 from models.sqlite_inline import creator
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Seconds a writer waits for SQLite's lock before giving up; long enough that users never see it.
 SQLITE_BUSY_SECONDS = 60
@@ -148,8 +150,11 @@ class Store:
             return
         self._autocheckpoint = 0  # each connection takes it at its next checkout
         wal = f"{self.file}-wal"
-        # One connection for every pass, opened and used on worker threads one at a time:
-        # opening one per pass cost more than the copy.
+        # One connection for every pass, opened, used and closed on a thread of its own:
+        # opening one per pass cost more than the copy, and a pass still running when this
+        # task is cancelled (the bot stopping) must finish before the connection is closed —
+        # closing it under a running statement crashed the process.
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         connection: sqlite3.Connection | None = None
         try:
             while True:
@@ -160,14 +165,15 @@ class Store:
                     continue
                 try:
                     if connection is None:
-                        connection = await asyncio.to_thread(_checkpoint_connection, self.file)
-                    self.last_checkpoint = await _checkpoint(self.file, connection)
+                        connection = await _on(thread, _checkpoint_connection, self.file)
+                    self.last_checkpoint = await _checkpoint(self.file, connection, thread)
                 except sqlite3.Error as error:
                     log.warning("checkpoint failed: %s; trying again", error)
         finally:
             self._autocheckpoint = SQLITE_AUTOCHECKPOINT
             if connection is not None:
-                connection.close()
+                thread.submit(connection.close)
+            thread.shutdown(wait=False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -179,16 +185,22 @@ def _busy(error: DBAPIError) -> bool:
     return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
-async def _checkpoint(file: str, connection: sqlite3.Connection) -> tuple[int, int, int]:
+async def _on(thread: Executor, call: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(thread, call, *args)
+
+
+async def _checkpoint(
+    file: str, connection: sqlite3.Connection, thread: Executor
+) -> tuple[int, int, int]:
     """Copy the WAL back while writers go on, then what they added meanwhile."""
-    await asyncio.to_thread(_checkpoint_pass, connection)
+    await _on(thread, _checkpoint_pass, connection)
     # SQLite starts the WAL over at the first write transaction to begin after a checkpoint
     # copied all of it; under steady writes one is always under way, and the WAL would grow
     # without end (measured: 10 times SQLite's own size). So this process's writers wait (on
     # the loop, which goes on) for a second pass, which copies only the frames added during
     # the first.
     async with _write_lock(file):
-        return await asyncio.to_thread(_checkpoint_pass, connection)
+        return await _on(thread, _checkpoint_pass, connection)
 
 
 def _size(path: str) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from models.store import SQLITE_AUTOCHECKPOINT, Store
+from models.store import _checkpoint_pass as checkpoint_pass
 
 TICK = 0.005
 MAX_LAG = 0.050
@@ -288,6 +291,40 @@ async def test_background_checkpoints_copy_the_wal_back_and_it_starts_over(
             await checkpoints
         assert await autocheckpoint(store) == SQLITE_AUTOCHECKPOINT
     finally:
+        await store.dispose()
+
+
+async def test_a_bot_stopping_during_a_checkpoint_lets_it_finish_before_closing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "stop.db"
+    store = await note_store(database)
+    started, release = threading.Event(), threading.Event()
+    passes: list[object] = []
+
+    def held_pass(connection: sqlite3.Connection) -> tuple[int, int, int]:
+        started.set()
+        release.wait(60)
+        try:
+            passes.append(checkpoint_pass(connection))
+        except sqlite3.Error as error:  # closed under it: the process crashed here before
+            passes.append(error)
+        return (0, 0, 0)
+
+    monkeypatch.setattr("models.store._checkpoint_pass", held_pass)
+    try:
+        await write_note(store)
+        checkpoints = asyncio.create_task(store.checkpoint_in_background(every=0.01, size=0))
+        await eventually(started.is_set)
+        checkpoints.cancel()  # the bot stops while the pass runs on its thread
+        with suppress(asyncio.CancelledError):
+            await checkpoints
+        release.set()
+        await eventually(lambda: bool(passes))
+        [done] = passes
+        assert isinstance(done, tuple) and done[0] == 0  # the pass finished on an open file
+    finally:
+        release.set()
         await store.dispose()
 
 
