@@ -21,6 +21,11 @@ ANYONE = 0
 # Begins the token of a button anyone may press (no token_urlsafe character): such a press is
 # read, never spent, so it is told apart before any write. Older tokens without it still work.
 SHARED = "."
+# Between a token and the place of the choice pressed, when it carries several (no
+# token_urlsafe character either).
+PLACE = "~"
+# The action of a token carrying several choices; they are in its data.
+CHOICES = "choices"
 TOKEN_BYTES = 12  # 16 url-safe characters, 96 bits: not guessable, well under Telegram's 64 bytes
 LIFETIME = timedelta(days=7)
 
@@ -55,14 +60,17 @@ def issue(
     choices: list[tuple[str, dict[str, Any]]],
     lifetime: timedelta = LIFETIME,
 ) -> list[str]:
-    """Issue one token per (action, data) choice, all spent when any one is pressed."""
-    group = secrets.token_urlsafe(TOKEN_BYTES)
+    """Issue one button per (action, data) choice, all spent when any one is pressed.
+
+    A person's choices are one stored token, each button the token and the choice's place:
+    a week's visit lists are 36,600 rows of three buttons, and a stored token each was most
+    of the work of writing them. Buttons anyone may press are never spent, and are read by
+    their token before the press is handled (a ballot's, by the batch): a token each.
+    """
     now = utcnow()
-    tokens = []
-    for action, data in choices:
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        if user_id == ANYONE:
-            token = SHARED + token
+    group = secrets.token_urlsafe(TOKEN_BYTES)
+
+    def add(token: str, action: str, data: dict[str, Any]) -> str:
         row = {
             "token": token,
             "user_id": user_id,
@@ -76,8 +84,37 @@ def issue(
         }
         # Nobody can press it before the message carrying it is sent, after the commit.
         rows_of(session).add(ButtonToken, row)
-        tokens.append(token)
-    return tokens
+        return token
+
+    if user_id == ANYONE:
+        return [add(SHARED + secrets.token_urlsafe(TOKEN_BYTES), a, d) for a, d in choices]
+    if len(choices) == 1:
+        [(action, data)] = choices
+        return [add(group, action, data)]
+    add(group, CHOICES, {"choices": [[a, d] for a, d in choices]})
+    return [f"{group}{PLACE}{place}" for place in range(len(choices))]
+
+
+def _parts(pressed: str) -> tuple[str, int | None]:
+    """Split a pressed button into its token and its choice's place (None for a lone one)."""
+    token, mark, place = pressed.partition(PLACE)
+    if not mark:
+        return token, None
+    # One spelling per place: a button pressed is exactly one that was issued.
+    if not place.isdecimal() or str(int(place)) != place:
+        return "", None
+    return token, int(place)
+
+
+def _chosen(action: str, data: dict[str, Any], place: int | None) -> tuple[str, dict[str, Any]]:
+    """The choice a button stands for; ("", {}) when its place is not one of the token's."""
+    if action != CHOICES:
+        return (action, dict(data)) if place is None else ("", {})
+    choices = data.get("choices", [])
+    if place is None or place >= len(choices):
+        return "", {}
+    chosen, chosen_data = choices[place]
+    return chosen, dict(chosen_data)
 
 
 # A personal button (the usual kind) is checked and spent in one guarded statement: of two
@@ -104,18 +141,27 @@ _SPEND = (
 )
 
 
+_UNSPEND = (
+    update(ButtonToken)
+    .where(ButtonToken.group == bindparam("spent"))
+    .values(used_at=None)
+    .execution_options(synchronize_session=False)
+)
+
+
 async def read_shared(session: AsyncSession, tokens: Collection[str]) -> list[ButtonToken]:
     """Read, in one statement, the buttons anyone may press among tokens pressed together:
     held by the caller, they are in the session when `redeem` asks for them."""
-    shared = sorted({t for t in tokens if t.startswith(SHARED) and len(t) <= 32})
+    shared = sorted({_parts(t)[0] for t in tokens if t.startswith(SHARED) and len(t) <= 32})
     if not shared:
         return []
     return list(await session.scalars(select(ButtonToken).where(ButtonToken.token.in_(shared))))
 
 
-async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) -> Pressed | None:
-    """Spend a token pressed by a person in a chat; None if forged, foreign, spent or expired."""
-    if not token or len(token) > 32:
+async def redeem(session: AsyncSession, pressed: str, user_id: int, chat_id: int) -> Pressed | None:
+    """Spend a button pressed by a person in a chat; None if forged, foreign, spent or expired."""
+    token, place = _parts(pressed)
+    if not token or len(pressed) > 32:
         return None
     now = utcnow()
     if not token.startswith(SHARED):
@@ -123,8 +169,15 @@ async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) 
             _SPEND, {"pressed": token, "user": user_id, "chat": chat_id, "now": now}
         )
         for spent_token, action, data, group in spent:
-            if spent_token == token:
-                return Pressed(action, dict(data), group)
+            if spent_token != token:
+                continue
+            chosen, chosen_data = _chosen(action, data, place)
+            if chosen:
+                return Pressed(chosen, chosen_data, group)
+            # A place the token never had: its own person altered the button. Refused, and
+            # their real buttons are left as they were.
+            await session.execute(_UNSPEND, {"spent": group})
+            return None
     # Else it may be a button anyone in the chat may press, and press again.
     shared = await session.get(ButtonToken, token)
     if (
@@ -134,4 +187,5 @@ async def redeem(session: AsyncSession, token: str, user_id: int, chat_id: int) 
         or shared.expires_at <= now
     ):
         return None
-    return Pressed(shared.action, dict(shared.data), shared.group)
+    chosen, chosen_data = _chosen(shared.action, shared.data, place)
+    return Pressed(chosen, chosen_data, shared.group) if chosen else None

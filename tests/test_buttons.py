@@ -73,7 +73,23 @@ async def test_two_presses_racing_on_one_message_one_wins(store: Store) -> None:
     assert [r.action if r else None for r in results] == ["consent.agree", None]
     async with store.read() as session:
         used = list(await session.scalars(select(ButtonToken.used_at.is_not(None))))
-    assert used == [True, True]
+    assert used == [True]  # the message's buttons are one token, spent once
+
+
+async def test_a_button_altered_to_another_place_is_refused_and_spends_nothing(
+    store: Store,
+) -> None:
+    agree, decline = await _issue(store)
+    token = agree.partition(button.PLACE)[0]
+    async with store.write() as session:
+        for forged in (f"{token}{button.PLACE}2", f"{token}{button.PLACE}x", token):
+            assert await button.redeem(session, forged, USER, CHAT) is None
+    async with store.write() as session:
+        pressed = await button.redeem(session, decline, USER, CHAT)
+    assert pressed is not None and pressed.action == "consent.decline"
+    async with store.read() as session:
+        stored = list(await session.scalars(select(ButtonToken.token)))
+    assert stored == [token]
 
 
 async def test_a_shared_button_may_be_pressed_by_anyone_in_its_chat_again(store: Store) -> None:
@@ -83,6 +99,22 @@ async def test_a_shared_button_may_be_pressed_by_anyone_in_its_chat_again(store:
             pressed = await button.redeem(session, token, person, CHAT)
             assert pressed is not None and pressed.action == "req.follow"
         assert await button.redeem(session, token, USER, CHAT + 1) is None
+
+
+async def test_shared_choices_are_read_by_their_own_tokens_and_spend_nothing(
+    store: Store,
+) -> None:
+    async with store.write() as session:
+        follow, mute = button.issue(
+            session, button.ANYONE, CHAT, [("req.follow", {"request_id": 9}), ("req.mute", {})]
+        )
+    async with store.write() as session:
+        read = await button.read_shared(session, [follow, mute, "not shared"])
+        assert sorted(r.token for r in read) == sorted([follow, mute])
+        for _ in range(2):
+            pressed = await button.redeem(session, mute, OTHER, CHAT)
+            assert pressed is not None and (pressed.action, pressed.data) == ("req.mute", {})
+        assert await button.redeem(session, f"{follow}{button.PLACE}0", OTHER, CHAT) is None
 
 
 async def _shared(store: Store) -> list[str]:
