@@ -224,11 +224,16 @@ class Sender:
             if answer:
                 if len(self._answers_flying) >= self.limits.answers_in_flight:
                     continue
-            elif message.chat_id in self._chats_flying or self._pushes_full():
+            elif message.chat_id in self._chats_flying:
                 continue
+            # The answers to presses come first in the list (`next_per_chat`): below a push
+            # only pushes wait, and the same window or overall limit holds them all. A pass
+            # used to walk the whole list for every push it started.
+            elif self._pushes_full():
+                break
             elif overall > now:
                 soonest = min(soonest, overall)
-                continue
+                break
             at = self._ready_at(message, now)
             if at > now:
                 soonest = min(soonest, at)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
 
@@ -37,7 +39,7 @@ async def me(turn: Turn) -> list[Reply]:
         lines.append(say("chat.me_phone", phone=readable(person.phone), shown=shown))
     if person.language:
         lines.append(say("chat.me_language", language=dict(LANGUAGES)[person.language]))
-    homes = list(await session.execute(_HOMES, {"user": person.user_id}))
+    homes = await _homes(turn)
     for _, estate, building, unit, room, fees in homes:
         household = address(estate, building, unit, room)
         key = "chat.me_household_fees" if fees else "chat.me_household"
@@ -66,9 +68,13 @@ async def me(turn: Turn) -> list[Reply]:
     return [turn.answer_text("\n".join(lines), rows)]
 
 
+# A person's households as /me shows them: (resident, estate, building, unit, room, fees).
+Home = tuple[int, str, str, str, str, bool]
+
 # Built once: /me is asked often, and building a statement costs about what running it does.
 _HOMES = (
     select(
+        Resident.user_id,
         Resident.id,
         Estate.name,
         Building.name,
@@ -79,9 +85,19 @@ _HOMES = (
     .join(Building, Building.estate_id == Estate.id)
     .join(Household, Household.building_id == Building.id)
     .join(Resident, Resident.household_id == Household.id)
-    .where(Resident.user_id == bindparam("user"), Resident.unbound_at.is_(None))
+    .where(Resident.user_id.in_(bindparam("users", expanding=True)), Resident.unbound_at.is_(None))
     .order_by(Resident.id)
 )
+
+
+async def homes_of(batch: Batch, users: Collection[int]) -> dict[int, list[Home]]:
+    """The households of many people, each a key, in one statement."""
+    found: dict[int, list[Home]] = {user: [] for user in users}
+    if users:
+        rows = await batch.session.execute(_HOMES, {"users": sorted(users)})
+        for user, resident, estate, building, unit, room, fees in rows:
+            found[user].append((resident, estate, building, unit, room, fees))
+    return found
 
 
 async def help_(turn: Turn) -> list[Reply]:
@@ -136,18 +152,41 @@ async def cancel(turn: Turn) -> list[Reply]:
 ROLES_ASKED = ("me", "help")
 
 
+@dataclass
+class Asked:
+    """What the batch's /me and /help will read, read for all of them at once."""
+
+    roles: dict[int, list[RoleAssignment]] = field(default_factory=dict)
+    homes: dict[int, list[Home]] = field(default_factory=dict)
+
+
 async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
-    """The roles of everyone in the batch asking /me or /help, in one statement."""
-    users = {e.user_id for e in events if e.command in ROLES_ASKED and not e.in_group}
-    if users:
-        batch.prefetched[NAME] = await held_by(batch.session, users, batch.today)
+    """The roles of everyone in the batch asking /me or /help, and the households of those
+    asking /me, one statement each."""
+    asking = [e for e in events if e.command in ROLES_ASKED and not e.in_group]
+    if not asking:
+        return
+    # Households only of people with nothing else in the batch: an earlier update of their
+    # own (registering) changes what /me shows, so theirs are read as they come.
+    once = {user for user, n in Counter(e.user_id for e in events).items() if n == 1}
+    me = {e.user_id for e in asking if e.command == "me" and e.user_id in once}
+    batch.prefetched[NAME] = Asked(
+        await held_by(batch.session, {e.user_id for e in asking}, batch.today),
+        await homes_of(batch, me),
+    )
 
 
 async def _roles(turn: Turn) -> list[RoleAssignment]:
-    read: dict[int, list[RoleAssignment]] = turn.batch.prefetched.get(NAME, {})
-    if turn.event.user_id in read:
-        return read[turn.event.user_id]
+    read: Asked = turn.batch.prefetched.get(NAME) or Asked()
+    if turn.event.user_id in read.roles:
+        return read.roles[turn.event.user_id]
     return await live_assignments(turn.session, user_id=turn.event.user_id, on=turn.ctx.today())
+
+
+async def _homes(turn: Turn) -> list[Home]:
+    read: Asked = turn.batch.prefetched.get(NAME) or Asked()
+    user = turn.event.user_id
+    return read.homes[user] if user in read.homes else (await homes_of(turn.batch, [user]))[user]
 
 
 FLOW = Flow(

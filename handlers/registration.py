@@ -6,6 +6,7 @@ newcomer at once and can answer "not from our household".
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,7 +25,7 @@ from handlers.turn import Turn
 from models import button
 from models.base import utcnow
 from models.button import Pressed
-from models.contact_card import card_for, heads_of_groups
+from models.contact_card import card_for, card_for_many, heads_of_groups
 from models.conversation import Conversation
 from models.membership import bind, members, members_of
 from models.person import Resident
@@ -42,7 +43,8 @@ async def start(turn: Turn) -> list[Reply]:
     payload = turn.event.args.strip()
     if not payload:
         return [turn.answer("chat.start_no_card")]
-    card = await card_for(turn.session, payload, turn.event.user_id)
+    read: Consents = turn.batch.prefetched.get(NAME) or Consents()
+    card = await read.card(turn.session, payload, turn.event.user_id)
     if card is None:
         return [turn.answer("chat.start_unknown_card")]
     household, bound = card
@@ -156,11 +158,20 @@ async def _tell_member(
 
 @dataclass
 class Consents:
-    """What a batch's presses of "agree" will read, read for all of them at once."""
+    """What a batch's registrations will read (the cards of its /start, the households of its
+    presses of "agree"), read for all of them at once."""
 
     households: dict[int, Household] = field(default_factory=dict)
     residents: dict[int, list[int]] = field(default_factory=dict)
     group_heads: dict[int, Head | None] = field(default_factory=dict)
+    cards: dict[tuple[str, int], tuple[Household, bool] | None] = field(default_factory=dict)
+
+    async def card(
+        self, session: AsyncSession, payload: str, user_id: int
+    ) -> tuple[Household, bool] | None:
+        if (payload, user_id) in self.cards:
+            return self.cards[(payload, user_id)]
+        return await card_for(session, payload, user_id)
 
     async def household(self, session: AsyncSession, household_id: object) -> Household | None:
         if isinstance(household_id, int) and household_id in self.households:
@@ -174,7 +185,17 @@ class Consents:
 
 
 async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
-    """For the batch's presses in a registration under way: households, members, heads."""
+    """For the batch's /start with a card: the cards; for its presses in a registration under
+    way: households, members, heads."""
+    # Only for people with nothing else in the batch: a person's earlier update (binding them)
+    # changes what their next one reads, so theirs are read as they come.
+    once = {user for user, n in Counter(event.user_id for event in events).items() if n == 1}
+    asked = {
+        (event.args.strip(), event.user_id)
+        for event in events
+        if event.command == "start" and event.user_id in once and event.args.strip()
+    }
+    cards = await card_for_many(batch.session, asked) if asked else {}
     wanted = set()
     for event in events:
         state = batch.conversations.held(event.chat_id, event.user_id)
@@ -183,6 +204,8 @@ async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
             if isinstance(household_id, int):
                 wanted.add(household_id)
     if not wanted:
+        if cards:
+            batch.prefetched[NAME] = Consents(cards=cards)
         return
     session = batch.session
     households = {
@@ -192,7 +215,10 @@ async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
     heads = await heads_of_groups(session, groups, batch.today)
     # A group without a head is known to have none.
     batch.prefetched[NAME] = Consents(
-        households, await members_of(session, set(households)), {g: heads.get(g) for g in groups}
+        households,
+        await members_of(session, set(households)),
+        {g: heads.get(g) for g in groups},
+        cards,
     )
 
 

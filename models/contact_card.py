@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -132,6 +133,35 @@ async def card_for(
     return None if found is None else (found[0], bool(found[1]))
 
 
+async def card_for_many(
+    session: AsyncSession, asked: Collection[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[Household, bool] | None]:
+    """Answer `card_for` for many (payload, person) pairs at once, in two statements."""
+    found: dict[tuple[str, int], tuple[Household, bool] | None] = dict.fromkeys(asked)
+    payloads = sorted({payload for payload, _ in asked if PAYLOAD_FORM.fullmatch(payload)})
+    if not payloads:
+        return found
+    households: dict[str, Household] = {
+        payload: household
+        for payload, household in await session.execute(
+            _HOUSEHOLDS_BY_PAYLOAD, {"payloads": payloads}
+        )
+    }
+    if not households:
+        return found
+    users = sorted({user for _, user in asked})
+    ids = sorted({household.id for household in households.values()})
+    bound = {
+        (household, user)
+        for household, user in await session.execute(_BOUND, {"households": ids, "users": users})
+    }
+    for payload, user in asked:
+        household = households.get(payload)
+        if household is not None:
+            found[(payload, user)] = (household, (household.id, user) in bound)
+    return found
+
+
 @dataclass(frozen=True)
 class CardInfo:
     """What one household's card shows, apart from its link."""
@@ -216,6 +246,20 @@ _CARD_FOR = _HOUSEHOLD_BY_PAYLOAD.add_columns(
         Resident.unbound_at.is_(None),
     )
     .exists()
+)
+_HOUSEHOLDS_BY_PAYLOAD = (
+    select(ContactCard.payload, Household)
+    .join(ContactCard, ContactCard.household_id == Household.id)
+    .where(
+        ContactCard.payload.in_(bindparam("payloads", expanding=True)),
+        ContactCard.revoked_at.is_(None),
+        Household.removed_at.is_(None),
+    )
+)
+_BOUND = select(Resident.household_id, Resident.user_id).where(
+    Resident.household_id.in_(bindparam("households", expanding=True)),
+    Resident.user_id.in_(bindparam("users", expanding=True)),
+    Resident.unbound_at.is_(None),
 )
 _HEADS = (
     select(RoleAssignment.scope_id, Person.display_name, Person.phone, Person.phone_on_card)
