@@ -174,8 +174,10 @@ class Worker:
                     except Exception as error:
                         raise _UpdateFailed from error
             try:
-                # The batch's rows, one INSERT per table; a row refused here is an update's
-                # failure, found again update by update.
+                # What the handlers left for the end of the batch (an election's turnout, its
+                # close), then the batch's rows, one INSERT per table; a failure here is an
+                # update's, found again update by update.
+                enqueue(session, await self.router.finish(batch, self.ctx), None)
                 await rows_of(session).write(session)
             except Exception as error:
                 if isolated:
@@ -244,6 +246,7 @@ class Worker:
         try:
             async with session.begin_nested():
                 await self._one(session, batch, event)
+                enqueue(session, await self.router.finish(batch, self.ctx), None)
                 await rows.write(session)
         except Exception as error:
             rows.drop_since(mark)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -9,7 +11,7 @@ from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
-from models.ballot import counts, reshuffle
+from models.ballot import reshuffle_many
 from models.election import (
     Candidate,
     Election,
@@ -20,7 +22,7 @@ from models.election import (
     RollEntry,
     apply_rule,
     choices_of,
-    standing,
+    standing_many,
 )
 from models.paper_ballot import PaperEntry
 from models.problem import Problem
@@ -37,45 +39,94 @@ FINAL = {
 }
 
 
+@dataclass(frozen=True)
+class Closed:
+    """An election just closed: the rule applied, the run-off it opened, the ballots as the
+    estate will check them (shuffled) and the names of the candidates they name."""
+
+    election: Election
+    result: Result
+    runoff: Election | None
+    ballots: list[tuple[str, str]]
+    names: dict[str, str]
+
+
 async def close(
     session: AsyncSession, election: Election, actor: str, now: datetime, zone: ZoneInfo
 ) -> tuple[Result, Election | None]:
     """Count the ballots and apply the rule; a run-off opens at once with the top two."""
+    closed = await close_many(session, [election], actor, now, zone)
+    if not closed:
+        raise Problem("election.not_voting")
+    return closed[0].result, closed[0].runoff
+
+
+async def close_many(
+    session: AsyncSession,
+    elections: Sequence[Election],
+    actor: str,
+    now: datetime,
+    zone: ZoneInfo,
+) -> list[Closed]:
+    """Close several elections at once, each statement for all of them: count the ballots,
+    reshuffle them, apply the rule, open the run-offs. Those another worker closed first are
+    left out."""
     # Claimed in one guarded statement: of two workers closing at once (the last two votes
     # of a group, or the deadline job), one counts; the other waits for it, then finds none.
-    claimed = await session.execute(
-        update(Election)
-        .where(Election.id == election.id, Election.phase == Phase.VOTING.value)
-        .values(phase=Phase.CLOSED.value)
-        .returning(Election.id)
+    claimed = set(
+        await session.scalars(
+            update(Election)
+            .where(
+                Election.id.in_(sorted({e.id for e in elections})),
+                Election.phase == Phase.VOTING.value,
+            )
+            .values(phase=Phase.CLOSED.value)
+            .returning(Election.id)
+            .execution_options(synchronize_session=False)
+        )
     )
-    if claimed.first() is None:
-        raise Problem("election.not_voting")
+    mine = [election for election in elections if election.id in claimed]
+    if not mine:
+        return []
+    ids = sorted(claimed)
     # A paper ballot entered by one teller only does not count.
-    await session.execute(delete(PaperEntry).where(PaperEntry.election_id == election.id))
-    await reshuffle(session, election.id)
-    candidates = await standing(session, election)
-    result = apply_rule(
-        Kind(election.kind),
-        election.roll_size,
-        await counts(session, election.id),
-        choices_of(election, candidates),
-    )
-    election.result = result.as_json()
-    election.phase = Phase.CLOSED.value
-    runoff = None
-    if result.outcome is Outcome.RUNOFF and result.runoff is not None:
-        election.phase = Phase.RUNOFF.value
-        runoff = await open_runoff(session, election, candidates, result.runoff, now, zone)
-    audit(
-        session,
-        actor,
-        "election.close",
-        "election",
-        election.id,
-        after={"outcome": result.outcome.value, "voted": result.voted, "roll": result.roll},
-    )
-    return result, runoff
+    await session.execute(delete(PaperEntry).where(PaperEntry.election_id.in_(ids)))
+    ballots = await reshuffle_many(session, ids)
+    standing = await standing_many(session, mine)
+    calendar: WorkCalendar | None = None
+    cast: dict[int, list[tuple[str, str]]] = {election_id: [] for election_id in ids}
+    for receipt, election_id, choice in ballots:
+        cast[election_id].append((receipt, choice))
+    closed = []
+    for election in mine:
+        own = cast[election.id]
+        tally: dict[str, int] = {}
+        for _, choice in own:
+            tally[choice] = tally.get(choice, 0) + 1
+        candidates = standing[election.id]
+        result = apply_rule(
+            Kind(election.kind), election.roll_size, tally, choices_of(election, candidates)
+        )
+        election.result = result.as_json()
+        election.phase = Phase.CLOSED.value
+        runoff = None
+        if result.outcome is Outcome.RUNOFF and result.runoff is not None:
+            election.phase = Phase.RUNOFF.value
+            calendar = calendar or await WorkCalendar.load(session)
+            runoff = await open_runoff(
+                session, election, candidates, result.runoff, now, zone, calendar
+            )
+        audit(
+            session,
+            actor,
+            "election.close",
+            "election",
+            election.id,
+            after={"outcome": result.outcome.value, "voted": result.voted, "roll": result.roll},
+        )
+        names = {str(c.id): c.name for c in candidates}
+        closed.append(Closed(election, result, runoff, own, names))
+    return closed
 
 
 async def open_runoff(
@@ -85,9 +136,10 @@ async def open_runoff(
     top_two: tuple[str, str],
     now: datetime,
     zone: ZoneInfo,
+    calendar: WorkCalendar | None = None,
 ) -> Election:
     """Open the run-off between the top two, on the same roll, voting at once."""
-    calendar = await WorkCalendar.load(session)
+    calendar = calendar or await WorkCalendar.load(session)
     runoff = Election(
         group_id=first.group_id,
         kind=Kind.RUNOFF.value,
