@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
@@ -71,6 +71,8 @@ async def close_many(
     """Close several elections at once, each statement for all of them: count the ballots,
     reshuffle them, apply the rule, open the run-offs. Those another worker closed first are
     left out."""
+    if not elections:
+        return []
     # Claimed in one guarded statement: of two workers closing at once (the last two votes
     # of a group, or the deadline job), one counts; the other waits for it, then finds none.
     claimed = set(
@@ -93,29 +95,23 @@ async def close_many(
     await session.execute(delete(PaperEntry).where(PaperEntry.election_id.in_(ids)))
     ballots = await reshuffle_many(session, ids)
     standing = await standing_many(session, mine)
-    calendar: WorkCalendar | None = None
     cast: dict[int, list[tuple[str, str]]] = {election_id: [] for election_id in ids}
     for receipt, election_id, choice in ballots:
         cast[election_id].append((receipt, choice))
-    closed = []
+    results = {}
     for election in mine:
-        own = cast[election.id]
         tally: dict[str, int] = {}
-        for _, choice in own:
+        for _, choice in cast[election.id]:
             tally[choice] = tally.get(choice, 0) + 1
         candidates = standing[election.id]
         result = apply_rule(
             Kind(election.kind), election.roll_size, tally, choices_of(election, candidates)
         )
+        results[election.id] = result
         election.result = result.as_json()
         election.phase = Phase.CLOSED.value
-        runoff = None
         if result.outcome is Outcome.RUNOFF and result.runoff is not None:
             election.phase = Phase.RUNOFF.value
-            calendar = calendar or await WorkCalendar.load(session)
-            runoff = await open_runoff(
-                session, election, candidates, result.runoff, now, zone, calendar
-            )
         audit(
             session,
             actor,
@@ -124,58 +120,80 @@ async def close_many(
             election.id,
             after={"outcome": result.outcome.value, "voted": result.voted, "roll": result.roll},
         )
-        names = {str(c.id): c.name for c in candidates}
-        closed.append(Closed(election, result, runoff, own, names))
-    return closed
+    runoffs = await open_runoffs(
+        session,
+        [(e, standing[e.id], results[e.id].runoff) for e in mine if e.phase == Phase.RUNOFF],
+        now,
+        zone,
+    )
+    return [
+        Closed(
+            election,
+            results[election.id],
+            runoffs.get(election.id),
+            cast[election.id],
+            {str(c.id): c.name for c in standing[election.id]},
+        )
+        for election in mine
+    ]
 
 
-async def open_runoff(
+async def open_runoffs(
     session: AsyncSession,
-    first: Election,
-    candidates: list[Candidate],
-    top_two: tuple[str, str],
+    firsts: Sequence[tuple[Election, list[Candidate], tuple[str, str] | None]],
     now: datetime,
     zone: ZoneInfo,
-    calendar: WorkCalendar | None = None,
-) -> Election:
-    """Open the run-off between the top two, on the same roll, voting at once."""
-    calendar = calendar or await WorkCalendar.load(session)
-    runoff = Election(
-        group_id=first.group_id,
-        kind=Kind.RUNOFF.value,
-        phase=Phase.VOTING.value,
-        voting_days=first.voting_days,
-        publication_days=first.publication_days,
-        voting_ends=calendar.due(now, first.voting_days, zone),
-        roll_size=first.roll_size,
-        parent_id=first.id,
-        opened_by=first.opened_by,
-    )
-    session.add(runoff)
-    await session.flush()
-    by_id = {str(c.id): c for c in candidates}
-    for choice in top_two:
-        c = by_id[choice]
-        session.add(
-            Candidate(
-                election_id=runoff.id,
-                user_id=c.user_id,
-                household_id=c.household_id,
-                name=c.name,
-                circle=c.circle,
-                statement=c.statement,
-                source=c.source,
-                nominated_by=c.nominated_by,
-                accepted=True,
-            )
+) -> dict[int, Election]:
+    """Open a run-off between the top two of each first round, on the same roll, voting at
+    once; return them by first round. Each statement for all of them."""
+    if not firsts:
+        return {}
+    calendar = await WorkCalendar.load(session)
+    runoffs = {}
+    for first, _, _ in firsts:
+        runoffs[first.id] = Election(
+            group_id=first.group_id,
+            kind=Kind.RUNOFF.value,
+            phase=Phase.VOTING.value,
+            voting_days=first.voting_days,
+            publication_days=first.publication_days,
+            voting_ends=calendar.due(now, first.voting_days, zone),
+            roll_size=first.roll_size,
+            parent_id=first.id,
+            opened_by=first.opened_by,
         )
-    roll = select(literal(runoff.id), RollEntry.household_id).where(
-        RollEntry.election_id == first.id
-    )
-    await session.execute(insert(RollEntry).from_select(["election_id", "household_id"], roll))
+    session.add_all(runoffs.values())
     await session.flush()
-    audit(session, "system:election", "election.runoff", "election", runoff.id)
-    return runoff
+    for first, candidates, top_two in firsts:
+        by_id = {str(c.id): c for c in candidates}
+        for choice in top_two or ():
+            c = by_id[choice]
+            session.add(
+                Candidate(
+                    election_id=runoffs[first.id].id,
+                    user_id=c.user_id,
+                    household_id=c.household_id,
+                    name=c.name,
+                    circle=c.circle,
+                    statement=c.statement,
+                    source=c.source,
+                    nominated_by=c.nominated_by,
+                    accepted=True,
+                )
+            )
+        audit(session, "system:election", "election.runoff", "election", runoffs[first.id].id)
+    roll = await session.execute(
+        select(RollEntry.election_id, RollEntry.household_id).where(
+            RollEntry.election_id.in_(sorted(runoffs))
+        )
+    )
+    entries = [
+        {"election_id": runoffs[first].id, "household_id": household} for first, household in roll
+    ]
+    if entries:
+        await session.execute(insert(RollEntry), entries)
+    await session.flush()
+    return runoffs
 
 
 async def confirm_result(
