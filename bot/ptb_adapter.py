@@ -23,7 +23,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot import transport
 from bot.ptb_request import AiohttpRequest, BadAnswer
-from bot.update_event import to_event
+from bot.update_event import press_event, to_event
 from handlers.events import Incoming
 
 # We call methods by name on purpose (the outbox stores method + params); PTB warns about that
@@ -99,6 +99,8 @@ class PtbTransport:
         return member.status in ("creator", "administrator")
 
     def to_event(self, payload: dict[str, Any]) -> Incoming | None:
+        if "callback_query" in payload:
+            return press_event(payload)
         return to_event(Update.de_json(payload, self._bot), self.username)
 
 

@@ -201,10 +201,18 @@ class Sender:
         if len(journaled) >= READ:
             await self.apply_journal()
         now = time.monotonic()
-        if self.wake.is_set() or not self._waiting or now - self._read_at >= REREAD_SECONDS:
+        if not self._waiting or now - self._read_at >= REREAD_SECONDS:
             self.wake.clear()
             self._waiting = await self._due(self._journaled(), set(self._flying))
             self._read_at = now
+        elif self.wake.is_set():
+            # Woken between full reads (the worker committed a batch): its answers to presses
+            # go at once; anything else it wrote waits for the next full read, at most
+            # REREAD_SECONDS on. Finding each chat's first message costs more the more pushes
+            # wait, and on election day thousands wait out their groups' limits.
+            self.wake.clear()
+            answers = await self._due(self._journaled(), set(self._flying), pushes=False)
+            self._waiting = answers + [m for m in self._waiting if m.method != CALLBACK_ANSWER]
         if not self._waiting:
             if not self._flying:
                 await self.apply_journal()  # nothing to do: the marks may go in now
@@ -288,9 +296,9 @@ class Sender:
 
         task.add_done_callback(landed)
 
-    async def _due(self, sent: set[int], flying: set[int]) -> list[Due]:
+    async def _due(self, sent: set[int], flying: set[int], pushes: bool = True) -> list[Due]:
         async with self.store.read() as session:
-            return await next_per_chat(session, READ, utcnow(), sent, flying)
+            return await next_per_chat(session, READ, utcnow(), sent, flying, pushes=pushes)
 
     def _journaled(self) -> set[int]:
         """The messages sent whose marks are only in the journal so far."""

@@ -29,7 +29,7 @@ from handlers.events import Incoming, Reply
 from handlers.flow import Ask
 from handlers.outgoing import enqueue
 from handlers.router import Router
-from models.inbox import Pending, claim_updates, forget_payloads, mark_handled, pending_updates
+from models.inbox import Pending, claim_updates, mark_handled, pending_updates
 from models.rows import rows_of
 from models.store import Store
 from texts import pick_language, t
@@ -174,24 +174,24 @@ class Worker:
                     except Exception as error:
                         raise _UpdateFailed from error
             try:
-                # The batch's rows, one INSERT per table; a row refused here is an update's
-                # failure, found again update by update.
+                # What the handlers left for the end of the batch (an election's turnout, its
+                # close), then the batch's rows, one INSERT per table; a failure here is an
+                # update's, found again update by update.
+                enqueue(session, await self.router.finish(batch, self.ctx), None)
                 await rows_of(session).write(session)
             except Exception as error:
                 if isolated:
                     raise
                 raise _UpdateFailed from error
-            await mark_handled(session, [row.id for row, _ in todo if row.id not in failed])
+            forgotten = {
+                row.id
+                for row, event in todo
+                if isinstance(event, Incoming) and event.update_id in batch.forgotten
+            }
+            handled = [row.id for row, _ in todo if row.id not in failed]
+            await mark_handled(session, handled, forget=forgotten)
             for row_id, why in failed.items():
-                await mark_handled(session, [row_id], why)
-            await forget_payloads(
-                session,
-                [
-                    row.id
-                    for row, event in todo
-                    if isinstance(event, Incoming) and event.update_id in batch.forgotten
-                ],
-            )
+                await mark_handled(session, [row_id], why, forget=forgotten)
         # Counted once committed: a batch run again update by update counts once.
         UPDATES.labels("handled").inc(len(todo) - len(failed))
         if failed:
@@ -244,6 +244,7 @@ class Worker:
         try:
             async with session.begin_nested():
                 await self._one(session, batch, event)
+                enqueue(session, await self.router.finish(batch, self.ctx), None)
                 await rows.write(session)
         except Exception as error:
             rows.drop_since(mark)

@@ -47,6 +47,8 @@ class Batch:
         self._people: dict[int, Person | None] = {}
         # What each flow read for the batch, by flow name (see Flow.prefetch).
         self.prefetched: dict[str, Any] = {}
+        # What each flow's handlers left for the end of the batch (Flow.finish), by flow name.
+        self.owed: dict[str, Any] = {}
         # Work for after the batch commits, whose replies follow its answers (Turn.after),
         # with the chat it answers.
         self.later: list[tuple[int, Later]] = []
@@ -70,6 +72,7 @@ class Batch:
         self.conversations = Conversations(self.session)
         self._people.clear()
         self.prefetched.clear()
+        self.owed.clear()
 
     async def person(self, user_id: int) -> Person | None:
         """A person the batch knows; read now if it did not read them."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from handlers.batch import Batch
+from handlers.context import Context
 from handlers.election_roll import roll_objection
 from handlers.election_words import (
     CAST,
@@ -15,7 +16,7 @@ from handlers.election_words import (
     Speaker,
     chat_of_group,
     choice_label,
-    closing_replies,
+    closings,
     estate_of_group,
     group_label,
     post_ballot,
@@ -27,7 +28,7 @@ from handlers.flow import Command, Flow, Where
 from handlers.speech import voice_of
 from handlers.turn import Turn
 from models import button
-from models.ballot import candidate_names, cast, find_receipt, turnout
+from models.ballot import candidate_names, cast, find_receipt, turnout, turnouts
 from models.base import utcnow
 from models.building_chat import building_of_chat
 from models.election import (
@@ -41,7 +42,7 @@ from models.election import (
     open_elections,
     voter_household,
 )
-from models.election_close import close, confirm_result
+from models.election_close import close_many, confirm_result
 from models.person import Resident
 from models.problem import Problem
 from models.recall import sign
@@ -187,9 +188,8 @@ async def cast_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
     choice = str(pressed.data.get("c", ""))
     if election is None:
         return [turn.toast("chat.button_invalid")]
-    now = utcnow()
     try:
-        receipt = await cast(session, election, event.user_id, choice, now)
+        receipt = await cast(session, election, event.user_id, choice, utcnow())
     except Problem as problem:
         return [turn.toast(problem.key, **problem.params)]
     receipt_toast = Reply(
@@ -198,19 +198,31 @@ async def cast_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
         callback_id=event.callback_id,
         secret=True,
     )
-    replies = [receipt_toast]
-    voted = await turnout(session, election.id)
-    speaker = _speaker(turn)
-    if election.ballot:
-        replies.append(turnout_edit(election, speaker.group, voted))
-    if voted >= election.roll_size:
-        # Every household has voted: no reason to wait for the deadline.
-        try:
-            result, runoff = await close(session, election, "system:all_voted", now, turn.ctx.zone)
-        except Problem:
-            return replies  # closed by another worker meanwhile
-        replies += await closing_replies(session, election, result, runoff, speaker)
-    return replies
+    # The turnout, and the close once every household has voted, are the batch's: counted
+    # once for all its presses when they are handled (`finish`), not once per press.
+    turn.batch.owed.setdefault(NAME, {})[election.id] = election
+    return [receipt_toast]
+
+
+async def finish(batch: Batch, ctx: Context) -> list[Reply]:
+    """After a batch's votes: each election's turnout edited in place, counted once; the
+    elections every household has now voted in closed at once, together."""
+    voted_in: dict[int, Election] = batch.owed.pop(NAME, {})
+    if not voted_in:
+        return []
+    session = batch.session
+    speaker = Speaker(ctx.zone, ctx.default_language)
+    voted = await turnouts(session, voted_in)
+    replies = [
+        turnout_edit(election, speaker.group, voted[election.id])
+        for election in voted_in.values()
+        if election.ballot
+    ]
+    # Every household has voted: no reason to wait for the deadline. One that another worker
+    # closed meanwhile is left out by the close.
+    full = [e for e in voted_in.values() if voted[e.id] >= e.roll_size]
+    closed = await close_many(session, full, "system:all_voted", utcnow(), ctx.zone)
+    return replies + await closings(session, closed, speaker)
 
 
 async def confirm_result_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
@@ -382,4 +394,5 @@ FLOW = Flow(
         CONFIRM_RESULT: confirm_result_pressed,
     },
     prefetch=prefetch,
+    finish=finish,
 )

@@ -3,6 +3,7 @@ published list, the new head's welcome. Shared by the election flow and the dead
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.events import Button, Reply
-from handlers.speech import Voice, voice_of
+from handlers.speech import Voice, voice_of, voices_of
 from models import button
 from models.ballot import candidate_names, published, turnout
 from models.base import utcnow
@@ -26,10 +27,12 @@ from models.election import (
     Outcome,
     Result,
     standing,
+    standing_many,
 )
+from models.election_close import Closed
 from models.registry import Building, NeighbourGroup
-from models.request_flow import estate_secretaries
-from models.scope import ScopeKind, describe_scope
+from models.request_flow import estate_secretaries_many
+from models.scope import ScopeKind, describe_scope, place_groups
 
 CAST = "election.cast"
 CONFIRM_RESULT = "election.confirm_result"
@@ -92,15 +95,22 @@ async def ballot_text(
     session: AsyncSession, election: Election, say: Voice, zone: ZoneInfo, voted: int | None = None
 ) -> str:
     """The ballot's words; with the turnout line when `voted` is given."""
-    lines = [
-        say(
-            f"election.ballot_title.{election.kind}",
-            group=await group_label(session, election.group_id),
-        )
-    ]
+    group = await group_label(session, election.group_id)
+    return _ballot_text(election, say, zone, group, await standing(session, election), voted)
+
+
+def _ballot_text(
+    election: Election,
+    say: Voice,
+    zone: ZoneInfo,
+    group: str,
+    candidates: list[Candidate],
+    voted: int | None = None,
+) -> str:
+    lines = [say(f"election.ballot_title.{election.kind}", group=group)]
     if election.kind == Kind.RECALL:
         lines.append(say("election.recall_question"))
-    for candidate in await standing(session, election):
+    for candidate in candidates:
         lines.append(
             say(
                 "election.ballot_candidate",
@@ -116,15 +126,16 @@ async def ballot_text(
     return "\n".join(lines)
 
 
-async def ballot_choices(session: AsyncSession, election: Election, say: Voice) -> list[str]:
+def _choice_labels(election: Election, say: Voice, candidates: list[Candidate]) -> dict[str, str]:
+    """What each choice of the ballot is called on its button, in ballot order."""
     if election.kind == Kind.RECALL:
-        return [RECALL_YES, RECALL_NO, ABSTAIN]
-    return [str(c.id) for c in await standing(session, election)] + [ABSTAIN]
+        return {c: choice_label(say, c, {}) for c in (RECALL_YES, RECALL_NO, ABSTAIN)}
+    names = {str(c.id): c.name for c in candidates}
+    return {c: choice_label(say, c, names) for c in [*names, ABSTAIN]}
 
 
 async def _labels(session: AsyncSession, election: Election, say: Voice) -> dict[str, str]:
-    names = await candidate_names(session, election.id)
-    return {c: choice_label(say, c, names) for c in await ballot_choices(session, election, say)}
+    return _choice_labels(election, say, await standing(session, election))
 
 
 def _rows(buttons: list[Button]) -> list[list[Button]]:
@@ -137,8 +148,21 @@ async def post_ballot(session: AsyncSession, election: Election, speaker: Speake
     chat = await chat_of_group(session, election.group_id)
     if chat is None:
         return []
+    group = await group_label(session, election.group_id)
+    candidates = await standing(session, election)
+    return [_post_ballot(session, election, speaker, chat, group, candidates)]
+
+
+def _post_ballot(
+    session: AsyncSession,
+    election: Election,
+    speaker: Speaker,
+    chat: int,
+    group: str,
+    candidates: list[Candidate],
+) -> Reply:
     say = speaker.group
-    labels = await _labels(session, election, say)
+    labels = _choice_labels(election, say, candidates)
     ends = election.voting_ends or utcnow()
     lifetime = max(ends - utcnow(), timedelta(0)) + timedelta(days=1)
     tokens = button.issue(
@@ -150,11 +174,11 @@ async def post_ballot(session: AsyncSession, election: Election, speaker: Speake
     )
     election.ballot = {
         "chat": chat,
-        "text": await ballot_text(session, election, say, speaker.zone),
+        "text": _ballot_text(election, say, speaker.zone, group, candidates),
         "choices": [c for c in labels if c != ABSTAIN],
         "buttons": [[label, token] for label, token in zip(labels.values(), tokens, strict=True)],
     }
-    return [turnout_edit(election, say, 0)]
+    return turnout_edit(election, say, 0)
 
 
 def turnout_edit(election: Election, say: Voice, voted: int) -> Reply:
@@ -209,55 +233,87 @@ async def closing_replies(
     runoff: Election | None,
     speaker: Speaker,
 ) -> list[Reply]:
-    """Everything the close says: the result to the building group, the checkable list, the
-    secretaries' confirmation; a run-off's ballot."""
-    say = speaker.group
+    """Everything one close says (see `closings`)."""
+    ballots = await published(session, election)
     names = await candidate_names(session, election.id)
-    group = await group_label(session, election.group_id)
+    return await closings(session, [Closed(election, result, runoff, ballots, names)], speaker)
+
+
+async def closings(
+    session: AsyncSession, closed: Sequence[Closed], speaker: Speaker
+) -> list[Reply]:
+    """Everything the closes say: each result to its building group, its checkable list to
+    every building group of the estate, the secretaries' confirmation; a run-off's ballot.
+    What they have in common (places, chats, secretaries, their languages) is read once."""
+    if not closed:
+        return []
+    say = speaker.group
+    places = await place_groups(session, {c.election.group_id for c in closed})
+    estates = {place.estate_id for place in places.values()}
+    chats = await estate_chats_many(session, estates)
+    secretaries = await estate_secretaries_many(session, estates, utcnow().date())
+    confirming = {places[c.election.group_id].estate_id for c in closed if c.runoff is None}
+    voices = await voices_of(
+        session, {s for estate in confirming for s in secretaries[estate]}, speaker.default_language
+    )
+    runoffs = await standing_many(session, [c.runoff for c in closed if c.runoff is not None])
     replies: list[Reply] = []
-    chat = await chat_of_group(session, election.group_id)
-    text = result_text(say, result, names, group)
-    if chat is not None:
-        replies.append(Reply(chat, text, is_group=True))
-    # The checkable list goes to the whole estate, not only to the group that voted: every
-    # building group may recompute the totals it states.
-    listed = await published_text(session, election, say, result, group)
-    estate = await estate_of_group(session, election.group_id)
-    for estate_chat in await estate_chats(session, estate):
-        replies.append(Reply(estate_chat, listed, is_group=True))
-    if result.outcome is not Outcome.RUNOFF:
-        for secretary in await estate_secretaries(session, estate, utcnow().date()):
-            their = await voice_of(session, secretary, speaker.default_language)
-            [token] = button.issue(
-                session, secretary, secretary, [(CONFIRM_RESULT, {"e": election.id})]
-            )
-            replies.append(
-                Reply(
-                    secretary,
-                    "\n".join(
-                        [
-                            their("election.confirm_prompt", group=group),
-                            result_text(their, result, names, group),
-                        ]
-                    ),
-                    [[Button(their("election.button_confirm_result"), token)]],
-                )
-            )
-    if runoff is not None:
-        replies += await post_ballot(session, runoff, speaker)
+    for c in closed:
+        place = places[c.election.group_id]
+        group = place.scope.spoken
+        building_chats = chats.get(place.estate_id, {})
+        chat = building_chats.get(place.building_id)
+        if chat is not None:
+            replies.append(Reply(chat, result_text(say, c.result, c.names, group), is_group=True))
+        # The checkable list goes to the whole estate, not only to the group that voted:
+        # every building group may recompute the totals it states.
+        listed = _published_text(say, c, group)
+        replies += [Reply(each, listed, is_group=True) for each in building_chats.values()]
+        if c.result.outcome is not Outcome.RUNOFF:
+            for secretary in secretaries[place.estate_id]:
+                replies.append(_confirm_prompt(session, c, group, secretary, voices[secretary]))
+        if c.runoff is not None and chat is not None:
+            runoff = c.runoff
+            replies.append(_post_ballot(session, runoff, speaker, chat, group, runoffs[runoff.id]))
     return replies
+
+
+def _confirm_prompt(
+    session: AsyncSession, closed: Closed, group: str, secretary: int, their: Voice
+) -> Reply:
+    """The result to a secretary of the estate, with the button that confirms it."""
+    [token] = button.issue(
+        session, secretary, secretary, [(CONFIRM_RESULT, {"e": closed.election.id})]
+    )
+    text = "\n".join(
+        [
+            their("election.confirm_prompt", group=group),
+            result_text(their, closed.result, closed.names, group),
+        ]
+    )
+    return Reply(secretary, text, [[Button(their("election.button_confirm_result"), token)]])
 
 
 async def estate_chats(session: AsyncSession, estate_id: int) -> list[int]:
     """Each building group of an estate: the newest chat bound to each of its buildings."""
+    return list((await estate_chats_many(session, [estate_id])).get(estate_id, {}).values())
+
+
+async def estate_chats_many(
+    session: AsyncSession, estate_ids: Collection[int]
+) -> dict[int, dict[int, int]]:
+    """Each building group of several estates, by estate and building: the newest chat bound
+    to each building, in one statement."""
     rows = await session.execute(
-        select(BuildingChat.building_id, BuildingChat.chat_id)
+        select(Building.estate_id, BuildingChat.building_id, BuildingChat.chat_id)
         .join(Building, Building.id == BuildingChat.building_id)
-        .where(Building.estate_id == estate_id)
+        .where(Building.estate_id.in_(sorted(estate_ids)))
         .order_by(BuildingChat.building_id, BuildingChat.bound_at)
     )
-    newest = {building: chat for building, chat in rows}
-    return list(newest.values())
+    newest: dict[int, dict[int, int]] = {}
+    for estate, building, chat in rows:
+        newest.setdefault(estate, {})[building] = chat
+    return newest
 
 
 async def published_text(
@@ -265,15 +321,21 @@ async def published_text(
 ) -> str:
     """The shuffled (receipt, choice) list and its totals, which anyone may recompute."""
     names = await candidate_names(session, election.id)
+    ballots = await published(session, election)
+    return _published_text(say, Closed(election, result, None, ballots, names), group)
+
+
+def _published_text(say: Voice, closed: Closed, group: str) -> str:
+    names = closed.names
     totals = "、".join(
         say("election.total", choice=choice_label(say, c, names), count=n)
-        for c, n in result.counts.items()
+        for c, n in closed.result.counts.items()
     )
     lines = [
-        say("election.published_head", group=group, id=election.id),
+        say("election.published_head", group=group, id=closed.election.id),
         say("election.published_totals", totals=totals),
     ]
-    for receipt, choice in await published(session, election):
+    for receipt, choice in closed.ballots:
         lines.append(f"{receipt} {choice_label(say, choice, names)}")
     return "\n".join(lines)
 

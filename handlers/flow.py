@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from handlers.batch import Batch
+from handlers.context import Context
 from handlers.events import Incoming, Reply
 from handlers.turn import Turn
 from models.button import Pressed
@@ -23,6 +24,9 @@ OnButton = Callable[[Turn, Pressed], Awaitable[list[Reply]]]
 OnText = Callable[[Turn, Conversation], Awaitable[list[Reply]]]
 # Reads, for a whole batch of events at once, what the flow's handlers will ask of many of them.
 Prefetch = Callable[[Batch, Sequence[Incoming]], Awaitable[None]]
+# Does, once for a whole batch, in its transaction, what the flow's handlers left for the end
+# of it (`batch.owed[name]`); returns what that says.
+Finish = Callable[[Batch, Context], Awaitable[list[Reply]]]
 
 
 class Where(StrEnum):
@@ -70,3 +74,5 @@ class Flow:
     # What this flow's handlers will read for many of a batch's events, read once for all of
     # them into `batch.prefetched[name]`; each handler falls back to reading for itself.
     prefetch: Prefetch | None = None
+    # What this flow's handlers left for the end of the batch, done once for all of them.
+    finish: Finish | None = None

@@ -82,6 +82,14 @@ class Router:
             if flow.prefetch is not None:
                 await flow.prefetch(batch, events)
 
+    async def finish(self, batch: Batch, ctx: Context) -> list[Reply]:
+        """Let every flow do, once for the batch, what its handlers left for the end of it."""
+        replies: list[Reply] = []
+        for flow in self.flows:
+            if flow.finish is not None:
+                replies += await flow.finish(batch, ctx)
+        return replies
+
     def commands_for(self, roles: set[Role], where: Where) -> list[Command]:
         """The commands a person with these roles has in a kind of chat, in menu order."""
         fits = {

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
@@ -38,6 +40,20 @@ async def voice_of(session: AsyncSession, user_id: int, default: str) -> Voice:
     """Speak to someone who did not just write: their own choice, else the default."""
     person = await session.get(Person, user_id)
     return Voice(pick_language(person.language if person else None, None, default))
+
+
+async def voices_of(
+    session: AsyncSession, user_ids: Collection[int], default: str
+) -> dict[int, Voice]:
+    """Speak to several people who did not just write, their languages read at once."""
+    users = sorted(user_ids)
+    chosen: dict[int, str | None] = dict.fromkeys(users)
+    if users:
+        rows = await session.execute(
+            select(Person.user_id, Person.language).where(Person.user_id.in_(users))
+        )
+        chosen.update({user: language for user, language in rows})
+    return {user: Voice(pick_language(chosen[user], None, default)) for user in users}
 
 
 async def voice_for(batch: Batch, event: Incoming, ctx: Context) -> Voice:

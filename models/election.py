@@ -9,7 +9,7 @@ where the most votes win with at least a third of the ballots cast. Who voted is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -435,21 +435,30 @@ async def decline(session: AsyncSession, candidate: Candidate, user_id: int) -> 
 
 async def standing(session: AsyncSession, election: Election) -> list[Candidate]:
     """The candidates on the ballot: accepted, and for a neighbour's pick seconded enough."""
-    found = list(
-        await session.scalars(
-            select(Candidate)
-            .where(Candidate.election_id == election.id, Candidate.accepted.is_(True))
-            .order_by(Candidate.id)
-        )
+    return (await standing_many(session, [election]))[election.id]
+
+
+async def standing_many(
+    session: AsyncSession, elections: Collection[Election]
+) -> dict[int, list[Candidate]]:
+    """Several elections' candidates on the ballot, read in one statement (closing many)."""
+    by_id = {election.id: election for election in elections}
+    chosen: dict[int, list[Candidate]] = {election_id: [] for election_id in by_id}
+    if not by_id:
+        return chosen
+    found = await session.scalars(
+        select(Candidate)
+        .where(Candidate.election_id.in_(sorted(by_id)), Candidate.accepted.is_(True))
+        .order_by(Candidate.id)
     )
-    chosen = []
-    for candidate in found:
+    for candidate in list(found):
+        election = by_id[candidate.election_id]
         if (
             candidate.source == Source.NEIGHBOUR
             and await seconds_of(session, candidate.id) < election.seconds_needed
         ):
             continue
-        chosen.append(candidate)
+        chosen[election.id].append(candidate)
     return chosen
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import audit
-from models.ballot import counts, reshuffle
+from models.ballot import reshuffle_many
 from models.election import (
     Candidate,
     Election,
@@ -20,7 +22,7 @@ from models.election import (
     RollEntry,
     apply_rule,
     choices_of,
-    standing,
+    standing_many,
 )
 from models.paper_ballot import PaperEntry
 from models.problem import Problem
@@ -37,93 +39,161 @@ FINAL = {
 }
 
 
+@dataclass(frozen=True)
+class Closed:
+    """An election just closed: the rule applied, the run-off it opened, the ballots as the
+    estate will check them (shuffled) and the names of the candidates they name."""
+
+    election: Election
+    result: Result
+    runoff: Election | None
+    ballots: list[tuple[str, str]]
+    names: dict[str, str]
+
+
 async def close(
     session: AsyncSession, election: Election, actor: str, now: datetime, zone: ZoneInfo
 ) -> tuple[Result, Election | None]:
     """Count the ballots and apply the rule; a run-off opens at once with the top two."""
-    # Claimed in one guarded statement: of two workers closing at once (the last two votes
-    # of a group, or the deadline job), one counts; the other waits for it, then finds none.
-    claimed = await session.execute(
-        update(Election)
-        .where(Election.id == election.id, Election.phase == Phase.VOTING.value)
-        .values(phase=Phase.CLOSED.value)
-        .returning(Election.id)
-    )
-    if claimed.first() is None:
+    closed = await close_many(session, [election], actor, now, zone)
+    if not closed:
         raise Problem("election.not_voting")
-    # A paper ballot entered by one teller only does not count.
-    await session.execute(delete(PaperEntry).where(PaperEntry.election_id == election.id))
-    await reshuffle(session, election.id)
-    candidates = await standing(session, election)
-    result = apply_rule(
-        Kind(election.kind),
-        election.roll_size,
-        await counts(session, election.id),
-        choices_of(election, candidates),
-    )
-    election.result = result.as_json()
-    election.phase = Phase.CLOSED.value
-    runoff = None
-    if result.outcome is Outcome.RUNOFF and result.runoff is not None:
-        election.phase = Phase.RUNOFF.value
-        runoff = await open_runoff(session, election, candidates, result.runoff, now, zone)
-    audit(
-        session,
-        actor,
-        "election.close",
-        "election",
-        election.id,
-        after={"outcome": result.outcome.value, "voted": result.voted, "roll": result.roll},
-    )
-    return result, runoff
+    return closed[0].result, closed[0].runoff
 
 
-async def open_runoff(
+async def close_many(
     session: AsyncSession,
-    first: Election,
-    candidates: list[Candidate],
-    top_two: tuple[str, str],
+    elections: Sequence[Election],
+    actor: str,
     now: datetime,
     zone: ZoneInfo,
-) -> Election:
-    """Open the run-off between the top two, on the same roll, voting at once."""
-    calendar = await WorkCalendar.load(session)
-    runoff = Election(
-        group_id=first.group_id,
-        kind=Kind.RUNOFF.value,
-        phase=Phase.VOTING.value,
-        voting_days=first.voting_days,
-        publication_days=first.publication_days,
-        voting_ends=calendar.due(now, first.voting_days, zone),
-        roll_size=first.roll_size,
-        parent_id=first.id,
-        opened_by=first.opened_by,
-    )
-    session.add(runoff)
-    await session.flush()
-    by_id = {str(c.id): c for c in candidates}
-    for choice in top_two:
-        c = by_id[choice]
-        session.add(
-            Candidate(
-                election_id=runoff.id,
-                user_id=c.user_id,
-                household_id=c.household_id,
-                name=c.name,
-                circle=c.circle,
-                statement=c.statement,
-                source=c.source,
-                nominated_by=c.nominated_by,
-                accepted=True,
+) -> list[Closed]:
+    """Close several elections at once, each statement for all of them: count the ballots,
+    reshuffle them, apply the rule, open the run-offs. Those another worker closed first are
+    left out."""
+    if not elections:
+        return []
+    # Claimed in one guarded statement: of two workers closing at once (the last two votes
+    # of a group, or the deadline job), one counts; the other waits for it, then finds none.
+    claimed = set(
+        await session.scalars(
+            update(Election)
+            .where(
+                Election.id.in_(sorted({e.id for e in elections})),
+                Election.phase == Phase.VOTING.value,
             )
+            .values(phase=Phase.CLOSED.value)
+            .returning(Election.id)
+            .execution_options(synchronize_session=False)
         )
-    roll = select(literal(runoff.id), RollEntry.household_id).where(
-        RollEntry.election_id == first.id
     )
-    await session.execute(insert(RollEntry).from_select(["election_id", "household_id"], roll))
+    mine = [election for election in elections if election.id in claimed]
+    if not mine:
+        return []
+    ids = sorted(claimed)
+    # A paper ballot entered by one teller only does not count.
+    await session.execute(delete(PaperEntry).where(PaperEntry.election_id.in_(ids)))
+    ballots = await reshuffle_many(session, ids)
+    standing = await standing_many(session, mine)
+    cast: dict[int, list[tuple[str, str]]] = {election_id: [] for election_id in ids}
+    for receipt, election_id, choice in ballots:
+        cast[election_id].append((receipt, choice))
+    results = {}
+    for election in mine:
+        tally: dict[str, int] = {}
+        for _, choice in cast[election.id]:
+            tally[choice] = tally.get(choice, 0) + 1
+        candidates = standing[election.id]
+        result = apply_rule(
+            Kind(election.kind), election.roll_size, tally, choices_of(election, candidates)
+        )
+        results[election.id] = result
+        election.result = result.as_json()
+        election.phase = Phase.CLOSED.value
+        if result.outcome is Outcome.RUNOFF and result.runoff is not None:
+            election.phase = Phase.RUNOFF.value
+        audit(
+            session,
+            actor,
+            "election.close",
+            "election",
+            election.id,
+            after={"outcome": result.outcome.value, "voted": result.voted, "roll": result.roll},
+        )
+    runoffs = await open_runoffs(
+        session,
+        [(e, standing[e.id], results[e.id].runoff) for e in mine if e.phase == Phase.RUNOFF],
+        now,
+        zone,
+    )
+    return [
+        Closed(
+            election,
+            results[election.id],
+            runoffs.get(election.id),
+            cast[election.id],
+            {str(c.id): c.name for c in standing[election.id]},
+        )
+        for election in mine
+    ]
+
+
+async def open_runoffs(
+    session: AsyncSession,
+    firsts: Sequence[tuple[Election, list[Candidate], tuple[str, str] | None]],
+    now: datetime,
+    zone: ZoneInfo,
+) -> dict[int, Election]:
+    """Open a run-off between the top two of each first round, on the same roll, voting at
+    once; return them by first round. Each statement for all of them."""
+    if not firsts:
+        return {}
+    calendar = await WorkCalendar.load(session)
+    runoffs = {}
+    for first, _, _ in firsts:
+        runoffs[first.id] = Election(
+            group_id=first.group_id,
+            kind=Kind.RUNOFF.value,
+            phase=Phase.VOTING.value,
+            voting_days=first.voting_days,
+            publication_days=first.publication_days,
+            voting_ends=calendar.due(now, first.voting_days, zone),
+            roll_size=first.roll_size,
+            parent_id=first.id,
+            opened_by=first.opened_by,
+        )
+    session.add_all(runoffs.values())
     await session.flush()
-    audit(session, "system:election", "election.runoff", "election", runoff.id)
-    return runoff
+    for first, candidates, top_two in firsts:
+        by_id = {str(c.id): c for c in candidates}
+        for choice in top_two or ():
+            c = by_id[choice]
+            session.add(
+                Candidate(
+                    election_id=runoffs[first.id].id,
+                    user_id=c.user_id,
+                    household_id=c.household_id,
+                    name=c.name,
+                    circle=c.circle,
+                    statement=c.statement,
+                    source=c.source,
+                    nominated_by=c.nominated_by,
+                    accepted=True,
+                )
+            )
+        audit(session, "system:election", "election.runoff", "election", runoffs[first.id].id)
+    roll = await session.execute(
+        select(RollEntry.election_id, RollEntry.household_id).where(
+            RollEntry.election_id.in_(sorted(runoffs))
+        )
+    )
+    entries = [
+        {"election_id": runoffs[first].id, "household_id": household} for first, household in roll
+    ]
+    if entries:
+        await session.execute(insert(RollEntry), entries)
+    await session.flush()
+    return runoffs
 
 
 async def confirm_result(

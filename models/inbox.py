@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,18 +100,27 @@ _PENDING = (
 )
 
 
-async def mark_handled(session: AsyncSession, ids: list[int], error: str | None = None) -> None:
-    if not ids:
-        return
-    await session.execute(
-        update(InboxUpdate).where(InboxUpdate.id.in_(ids)).values(handled_at=utcnow(), error=error)
-    )
-
-
-async def forget_payloads(session: AsyncSession, ids: list[int]) -> None:
-    """Blank the stored payload of handled updates; their update id stays in its column."""
-    if ids:
-        await session.execute(update(InboxUpdate).where(InboxUpdate.id.in_(ids)).values(payload={}))
+async def mark_handled(
+    session: AsyncSession,
+    ids: list[int],
+    error: str | None = None,
+    *,
+    forget: Collection[int] = (),
+) -> None:
+    """Mark updates handled; blank the stored payload of those among `forget` (their update
+    id stays in its column). One statement when all or none are forgotten: on election day
+    every update of a batch is a ballot press, forgotten once handled."""
+    blank = [i for i in ids if i in forget]
+    kept = [i for i in ids if i not in forget]
+    now = utcnow()
+    payloads: list[tuple[list[int], dict[str, Any]]] = [(kept, {}), (blank, {"payload": {}})]
+    for chosen, payload in payloads:
+        if chosen:
+            await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.id.in_(chosen))
+                .values(handled_at=now, error=error, **payload)
+            )
 
 
 async def unhandled(session: AsyncSession) -> int:

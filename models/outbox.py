@@ -128,9 +128,12 @@ async def next_per_chat(
     now: datetime,
     sent: Collection[int] = (),
     flying: Collection[int] = (),
+    *,
+    pushes: bool = True,
 ) -> list[Due]:
-    """Return the waiting answers to presses, then the oldest pending message of each chat
-    that is due (a person's own answers first), up to `limit` of each.
+    """Return the waiting answers to presses, then (unless `pushes` is False) the oldest
+    pending message of each chat that is due (a person's own answers first), up to `limit` of
+    each.
 
     Only a chat's oldest pending message is eligible, so order within a chat is kept even
     while an earlier message waits out a retry. The answer to a button press is not a message
@@ -146,16 +149,18 @@ async def next_per_chat(
         "skip": sorted({*sent, *flying}) or [0],
     }
     answers = [Due(*row) for row in await session.execute(_NEXT_ANSWERS, params)]
-    pushes = [
+    if not pushes:
+        return answers
+    firsts = [
         Due(*row) for row in await session.execute(_NEXT_PER_CHAT, {**params, "urgent": True})
     ]
-    if len(pushes) < limit:
-        rest = {**params, "urgent": False, "limit": limit - len(pushes)}
-        pushes += [Due(*row) for row in await session.execute(_NEXT_PER_CHAT, rest)]
+    if len(firsts) < limit:
+        rest = {**params, "urgent": False, "limit": limit - len(firsts)}
+        firsts += [Due(*row) for row in await session.execute(_NEXT_PER_CHAT, rest)]
     # Answers first, each list up to the limit: a group's result, urgent to the voter who
     # closed it, waits out the group's limit; sorted with the answers, a few hundred such
     # pushes filled the list and the answers behind them were not read at all.
-    return answers + pushes
+    return answers + firsts
 
 
 _COLUMNS = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
@@ -157,6 +157,37 @@ async def describe_scope(session: AsyncSession, kind: ScopeKind, scope_id: int) 
     building = await session.get_one(Building, group.building_id)
     estate = await session.get_one(Estate, building.estate_id)
     return Scope(kind, scope_id, f"{estate.name}/{building.name}/{group.name}")
+
+
+@dataclass(frozen=True)
+class GroupPlace:
+    """Where a neighbour group is: its scope (named as `describe_scope` names it), building
+    and estate."""
+
+    scope: Scope
+    building_id: int
+    estate_id: int
+
+
+async def place_groups(session: AsyncSession, group_ids: Collection[int]) -> dict[int, GroupPlace]:
+    """Name several neighbour groups and say where they are, in one statement."""
+    if not group_ids:
+        return {}
+    rows = await session.execute(
+        select(NeighbourGroup.id, NeighbourGroup.name, Building.id, Building.name)
+        .add_columns(Estate.id, Estate.name)
+        .join(Building, Building.id == NeighbourGroup.building_id)
+        .join(Estate, Estate.id == Building.estate_id)
+        .where(NeighbourGroup.id.in_(sorted(group_ids)))
+    )
+    return {
+        group: GroupPlace(
+            Scope(ScopeKind.GROUP, group, f"{estate_name}/{building_name}/{group_name}"),
+            building,
+            estate,
+        )
+        for group, group_name, building, building_name, estate, estate_name in rows
+    }
 
 
 async def resolve_household(

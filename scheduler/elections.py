@@ -6,18 +6,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from handlers.election_words import Speaker, closing_replies, group_label, welcome_head
+from handlers.election_words import Speaker, closings, group_label, welcome_head
 from handlers.events import Reply
 from handlers.outgoing import enqueue
 from models.base import utcnow
-from models.election_close import close, due_to_close, due_to_start, start_term
-from models.problem import Problem
+from models.election_close import close_many, due_to_close, due_to_start, start_term
 from models.store import Store
 
 log = logging.getLogger(__name__)
 
-# Each election is closed in its own short transaction: a district's election day ends at
-# the same 18:00 for thousands of groups, and the chat must not wait behind all of them.
+# Elections are closed a few at a time, each few in its own short transaction: a district's
+# election day ends at the same 18:00 for thousands of groups, and the chat must not wait
+# behind all of them.
 BATCH = 20
 
 
@@ -29,15 +29,10 @@ async def run_elections(store: Store, speaker: Speaker, now: datetime | None = N
     while True:
         async with store.write() as session:
             due = (await due_to_close(session, now))[:BATCH]
-            for election in due:
-                try:
-                    result, runoff = await close(
-                        session, election, "system:deadline", now, speaker.zone
-                    )
-                except Problem:
-                    continue  # every household voted and it closed meanwhile
-                replies = await closing_replies(session, election, result, runoff, speaker)
-                enqueue(session, replies, None)
+            # Together, each statement for all of them; those every household voted in and
+            # that closed meanwhile are left out.
+            closed = await close_many(session, due, "system:deadline", now, speaker.zone)
+            enqueue(session, await closings(session, closed, speaker), None)
         acted += len(due)
         if len(due) < BATCH:
             break

@@ -117,3 +117,7 @@ async def test_answers_are_read_before_a_backlog_of_urgent_group_messages(store:
         due = await next_per_chat(session, 200, utcnow())
     assert due[0].method == "answerCallbackQuery"
     assert len([d for d in due if d.method == "sendMessage"]) == 200
+    async with store.read() as session:
+        # Woken between full reads, the sender asks for the answers alone.
+        quick = await next_per_chat(session, 200, utcnow(), pushes=False)
+    assert [(d.method, d.chat_id) for d in quick] == [("answerCallbackQuery", GROUP)]

@@ -1,0 +1,141 @@
+"""Ballot presses handled in batches by the worker: each election's turnout counted once per
+batch, and an election closed exactly once when its last household votes — at the end of the
+batch, together with the others that batch completed — and never again by the deadline job."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.ptb_adapter import PtbTransport
+from bot.sandbox.server import BotApiServer, Sent
+from bot.worker import Worker
+from handlers.context import Context
+from handlers.election_words import Speaker, post_ballot
+from handlers.outgoing import enqueue
+from models.audit import AuditEntry
+from models.building_chat import BuildingChat
+from models.election import Election, Phase
+from models.inbox import store_updates
+from models.outbox import OutboxMessage
+from models.registry import Building
+from models.store import Store
+from scheduler.elections import run_elections
+from tests.election_world import ROOMS, SECRETARY, ZONE, resident, voting, world
+
+BOT_ID = 4242
+CHAT = -100777
+CTX = Context("LinzhangTestBot", "zh_CN", ZONE)
+
+
+async def _ballots(store: Store, server: BotApiServer) -> dict[int, tuple[int, Sent]]:
+    """Open and post both groups' elections: by unit, the election and its ballot as sent."""
+    await world(store)
+    async with store.write() as session:
+        building = await session.scalar(select(Building))
+        assert building is not None
+        session.add(BuildingChat(chat_id=CHAT, building_id=building.id, bound_by=SECRETARY))
+    server.add_group(CHAT, "芙蓉花园1栋业主群")
+    for unit in (1, 2):
+        for room in ROOMS:
+            server.add_user(resident(unit, room), f"居民{unit}{room}")
+    posted = {}
+    for unit in (1, 2):
+        election_id, _ = await voting(store, unit=unit, now=datetime.now(ZONE))
+        async with store.write() as session:
+            election = await session.get_one(Election, election_id)
+            [ballot] = await post_ballot(session, election, Speaker(ZONE, "zh_CN"))
+            enqueue(session, [ballot], None)
+            markup = {
+                "inline_keyboard": [
+                    [{"text": label, "callback_data": f"t:{token}"}]
+                    for label, token in election.ballot["buttons"]
+                ]
+            }
+        posted[unit] = (election_id, Sent(CHAT, unit, ballot.text, markup, "sendMessage", 0.0))
+    return posted
+
+
+async def _press(store: Store, server: BotApiServer, presses: list[tuple[int, str, Sent]]) -> None:
+    """Store the presses (unit, room, ballot) as the ingress would, each for the first choice."""
+    async with store.write() as session:
+        updates = [
+            server.numbered(server.button_press(resident(unit, room), ballot, 0))
+            for unit, room, ballot in presses
+        ]
+        await store_updates(session, BOT_ID, updates)
+
+
+async def _turnout(store: Store, election_id: int) -> str:
+    """The turnout line of the ballot's version waiting to be sent."""
+    async with store.read() as session:
+        [waiting] = await session.scalars(
+            select(OutboxMessage.params).where(
+                OutboxMessage.edit_key == f"election:{election_id}",
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.superseded_at.is_(None),
+            )
+        )
+    return str(waiting["text"]).splitlines()[-1]
+
+
+async def test_a_batch_closes_each_election_its_votes_complete_once(store: Store) -> None:
+    server = BotApiServer("4242:TOKEN", "LinzhangTestBot")
+    posted = await _ballots(store, server)
+    (first, first_ballot), (second, second_ballot) = posted[1], posted[2]
+    transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
+    transport.username = "LinzhangTestBot"
+    worker = Worker(store, transport, CTX, asyncio.Event())
+
+    # Five of the first group's six households: counted once, still open.
+    await _press(store, server, [(1, room, first_ballot) for room in ROOMS[:5]])
+    assert await worker.run_once() == 5
+    assert (await _load(store, first)).phase == Phase.VOTING
+    assert await _turnout(store, first) == "已投 5 / 6 户，已过半"
+
+    # The first group's last household and the whole second group, in one batch: both close.
+    last = [(1, ROOMS[5], first_ballot)] + [(2, room, second_ballot) for room in ROOMS]
+    await _press(store, server, last)
+    assert await worker.run_once() == 7
+    for election_id in (first, second):
+        election = await _load(store, election_id)
+        assert election.phase == Phase.CLOSED
+        assert election.result is not None and election.result["voted"] == 6
+    async with store.read() as session:
+        said = [
+            (m.chat_id, str(m.params.get("text", "")))
+            for m in await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        ]
+        closes = await session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.action == "election.close")
+        )
+        assert list(closes) == ["system:all_voted", "system:all_voted"]
+        # Each result to the building group once, each checkable list once (one building),
+        # the secretary asked to confirm each once.
+        group = [text for chat, text in said if chat == CHAT]
+        assert sum("计票结果" in text for text in group) == 2
+        assert sum("公开核对名单" in text for text in group) == 2
+        assert sum("请确认" in text for chat, text in said if chat == SECRETARY) == 2
+        # Every press answered with its receipt.
+        answers = select(func.count()).where(
+            OutboxMessage.method == "answerCallbackQuery", OutboxMessage.secret.is_(True)
+        )
+        assert await session.scalar(answers) == 12
+    assert await _turnout(store, second) == "已投 6 / 6 户，已过半"
+
+    # The deadline passes: nothing is closed again.
+    ends = (await _load(store, second)).voting_ends
+    assert ends is not None
+    await run_elections(store, Speaker(ZONE, "zh_CN"), ends + timedelta(seconds=1))
+    async with store.read() as session:
+        closes_after = await session.scalar(
+            select(func.count()).where(AuditEntry.action == "election.close")
+        )
+    assert closes_after == 2
+
+
+async def _load(store: Store, election_id: int) -> Election:
+    async with store.read() as session:
+        return await session.get_one(Election, election_id)
