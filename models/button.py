@@ -18,8 +18,9 @@ from models.rows import rows_of
 # Issued to this "user", a button may be pressed by anyone in its chat, again and again
 # (a group's "me too"); what it does must then be safe for anyone there to do.
 ANYONE = 0
-# Begins the token of a button anyone may press (no token_urlsafe character): such a press is
-# read, never spent, so it is told apart before any write. Older tokens without it still work.
+# Begins the token of a button read, never spent (no token_urlsafe character), so that it is
+# told apart before any write: one anyone may press, or a person's whose action guards itself
+# against a second press. Older tokens without it still work.
 SHARED = "."
 # Between a token and the place of the choice pressed, when it carries several (no
 # token_urlsafe character either).
@@ -59,8 +60,14 @@ def issue(
     chat_id: int,
     choices: list[tuple[str, dict[str, Any]]],
     lifetime: timedelta = LIFETIME,
+    *,
+    spent: bool = True,
 ) -> list[str]:
     """Issue one button per (action, data) choice, all spent when any one is pressed.
+
+    Not `spent`, a person's buttons may be pressed again, each of them: for a message of
+    many rows whose actions refuse a second press themselves (a week's visit list, one token
+    for all its households).
 
     A person's choices are one stored token, each button the token and the choice's place:
     a week's visit lists are 36,600 rows of three buttons, and a stored token each was most
@@ -88,6 +95,8 @@ def issue(
 
     if user_id == ANYONE:
         return [add(SHARED + secrets.token_urlsafe(TOKEN_BYTES), a, d) for a, d in choices]
+    if not spent:
+        group = SHARED + group
     if len(choices) == 1:
         [(action, data)] = choices
         return [add(group, action, data)]
@@ -178,11 +187,13 @@ async def redeem(session: AsyncSession, pressed: str, user_id: int, chat_id: int
             # their real buttons are left as they were.
             await session.execute(_UNSPEND, {"spent": group})
             return None
-    # Else it may be a button anyone in the chat may press, and press again.
+    # Else it may be a button read, not spent: anyone's in the chat, or (marked so, never a
+    # personal token that failed to be spent above) this person's.
+    readers = (ANYONE, user_id) if token.startswith(SHARED) else (ANYONE,)
     shared = await session.get(ButtonToken, token)
     if (
         shared is None
-        or shared.user_id != ANYONE
+        or shared.user_id not in readers
         or shared.chat_id != chat_id
         or shared.expires_at <= now
     ):

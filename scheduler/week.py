@@ -221,28 +221,37 @@ async def visit_lists_many(
             continue
         say = said[head.user_id]
         lines = [_line(say, places[h], care.get(h)) for _, h in plans[head.user_id]]
-        rows = [
-            visit_buttons(session, say, head.user_id, v, places[h]) for v, h in plans[head.user_id]
-        ]
+        rows = visit_buttons(
+            session, say, head.user_id, [(v, places[h]) for v, h in plans[head.user_id]]
+        )
         text = say("week.visit_list", count=len(lines), lines="\n".join(lines))
         replies[head.estate_id].append(Reply(head.user_id, text, rows))
     return replies
 
 
 def visit_buttons(
-    session: AsyncSession, say: Voice, head_user_id: int, visit_id: int, where: str
-) -> list[Button]:
-    """One household's row: visited, not at home, put off (one spent, the others with it)."""
+    session: AsyncSession, say: Voice, head_user_id: int, visits: list[tuple[int, str]]
+) -> list[list[Button]]:
+    """A row per (visit, place): visited, not at home, put off.
+
+    One token for the list, read and not spent: recording a visit refuses a second outcome
+    itself (`record_visit`), and a token per household was most of a Monday's rows.
+    """
     choices: list[tuple[str, dict[str, object]]] = [
-        (action, {"id": visit_id}) for action in VISIT_ACTIONS
+        (action, {"id": visit_id}) for visit_id, _ in visits for action in VISIT_ACTIONS
     ]
-    tokens = button.issue(session, head_user_id, head_user_id, choices, lifetime=VISIT_BUTTONS)
-    labels = [
-        say("visit.button_visited", place=where),
-        say("visit.button_not_home"),
-        say("visit.button_put_off"),
+    tokens = button.issue(
+        session, head_user_id, head_user_id, choices, lifetime=VISIT_BUTTONS, spent=False
+    )
+    not_home, put_off = say("visit.button_not_home"), say("visit.button_put_off")
+    return [
+        [
+            Button(say("visit.button_visited", place=where), tokens[3 * i]),
+            Button(not_home, tokens[3 * i + 1]),
+            Button(put_off, tokens[3 * i + 2]),
+        ]
+        for i, (_, where) in enumerate(visits)
     ]
-    return [Button(label, token) for label, token in zip(labels, tokens, strict=True)]
 
 
 async def plan_week(

@@ -120,3 +120,26 @@ async def test_shared_choices_are_read_by_their_own_tokens_and_spend_nothing(
 async def _shared(store: Store) -> list[str]:
     async with store.write() as session:
         return button.issue(session, button.ANYONE, CHAT, [("req.follow", {"request_id": 9})])
+
+
+async def test_a_persons_buttons_not_spent_are_theirs_to_press_again(store: Store) -> None:
+    async with store.write() as session:
+        first, second = button.issue(
+            session,
+            USER,
+            CHAT,
+            [("visit.visited", {"id": 1}), ("visit.visited", {"id": 2})],
+            spent=False,
+        )
+    async with store.write() as session:
+        for _ in range(2):
+            pressed = await button.redeem(session, second, USER, CHAT)
+            assert pressed is not None and pressed.data == {"id": 2}
+        assert await button.redeem(session, first, OTHER, CHAT) is None  # someone else
+        assert await button.redeem(session, first, USER, CHAT + 1) is None  # another chat
+    spent, _ = await _issue(store)
+    async with store.write() as session:
+        assert await button.redeem(session, spent, USER, CHAT) is not None
+    async with store.write() as session:
+        # A spent personal button is not read as one not spent.
+        assert await button.redeem(session, spent, USER, CHAT) is None

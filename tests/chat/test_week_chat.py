@@ -86,6 +86,11 @@ async def test_a_visit_from_the_list_files_a_request_and_stale_presses_are_refus
     # Another head pressing this head's list: refused, nothing written.
     await bot.press(HEAD2, listed, 3, count=0)
     assert bot.server.callback_answers[-1].get("text")
+    # The list's other household keeps its buttons: put off, then visited after all.
+    [put_off] = await bot.press(HEAD1, listed, 5)
+    assert "已将1栋1单元102室改期" in put_off.text
+    [later] = await bot.press(HEAD1, listed, 3)
+    assert "已登记走访1栋1单元102室" in later.text
     async with bot.store.read() as session:
         states = dict(
             (
@@ -97,7 +102,7 @@ async def test_a_visit_from_the_list_files_a_request_and_stale_presses_are_refus
         visited = await session.scalar(
             select(func.count()).where(Visit.state == VisitState.VISITED.value)
         )
-    assert visited == 1 and sorted(states.values()) == ["planned", "visited"]
+    assert visited == 2 and sorted(states.values()) == ["visited", "visited"]
 
 
 async def test_households_lists_and_opens_a_card(bot: Harness) -> None:
