@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.events import Button, Reply
 from handlers.outgoing import outbox_rows
 from handlers.request_cards import Desk
-from handlers.speech import Voice
+from handlers.speech import Voice, voices_of
 from handlers.week_summary import (
     Head,
     heads_of,
@@ -40,14 +40,13 @@ from models.cleaning_day import edit_key as cleaning_key
 from models.estate_settings import mediation_venues
 from models.occurrence import Occurrence, OccurrenceSend, Outcome, claim_many, sends
 from models.outbox import OutboxMessage
-from models.person import Person, Resident
+from models.person import Resident
 from models.registry import Building, Estate, Household, HouseholdCare, NeighbourGroup
 from models.role import RoleAssignment
 from models.rows import rows_of
 from models.schedule_rule import CLEANING_LEAD, RuleKind, Week, weeks_of
 from models.store import Store
 from models.visit import Visit, VisitState, candidates_of, choose
-from texts import pick_language
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +213,7 @@ async def visit_lists_many(
     plans = await plan_week(session, heads, monday(today), per_week)
     places = await _places(session, [h for vs in plans.values() for _, h in vs])
     care = await _care(session, list(places))
-    said = await voices(session, (h.user_id for h in heads), desk.default_language)
+    said = await voices_of(session, (h.user_id for h in heads), desk.default_language)
     replies: dict[int, list[Reply]] = defaultdict(list)
     for head in heads:
         if not plans[head.user_id]:
@@ -320,7 +319,7 @@ async def visit_nudges(
     for head_id, household_id in open_visits:
         waiting[head_id].append(household_id)
     places = await _places(session, [h for hs in waiting.values() for h in hs])
-    said = await voices(session, waiting, desk.default_language)
+    said = await voices_of(session, waiting, desk.default_language)
     replies = []
     for head in heads:
         if not waiting.get(head.user_id):
@@ -370,7 +369,7 @@ async def _cleaning(
     )
     replies = []
     heads = await heads_of(session, estate_id, day) if key == "week.cleaning_day" else []
-    said = await voices(session, (h.user_id for h in heads), desk.default_language)
+    said = await voices_of(session, (h.user_id for h in heads), desk.default_language)
     for chat, building_id in chats:
         cleaning = await _cleaning_day(session, building_id, day)
         text = say(key, time=at)
@@ -441,7 +440,7 @@ async def advert_prompts(
     """The monthly prompt to each head, with 已清理 to press once it is done."""
     today = due.astimezone(desk.zone).date()
     heads = await heads_of(session, estate_id, today)
-    said = await voices(session, (h.user_id for h in heads), desk.default_language)
+    said = await voices_of(session, (h.user_id for h in heads), desk.default_language)
     replies = []
     for head in heads:
         say = said[head.user_id]
@@ -482,7 +481,7 @@ async def fee_reminders(
             .distinct()
         )
     )
-    said = await voices(session, users, desk.default_language)
+    said = await voices_of(session, users, desk.default_language)
     return [Reply(user, said[user]("week.fee_reminder")) for user in sorted(said)]
 
 
@@ -513,7 +512,9 @@ async def mediation_reminders_many(
         people[estate_id].append(user)
     for head in heads:
         people[head.estate_id].append(head.user_id)
-    said = await voices(session, (u for us in people.values() for u in us), desk.default_language)
+    said = await voices_of(
+        session, (u for us in people.values() for u in us), desk.default_language
+    )
     venues = await mediation_venues(session, estates)
     replies: dict[int, list[Reply]] = {}
     for estate_id in estates:
@@ -533,7 +534,7 @@ async def weekly_summaries(
     """Monday: last week's visits per head and the estate's open requests, to the secretary."""
     replies = []
     secretaries = await secretaries_of(session, estate_id)
-    said = await voices(session, secretaries, desk.default_language)
+    said = await voices_of(session, secretaries, desk.default_language)
     for user in secretaries:
         say = said[user]
         text = await summary_text(session, estate_id, due, desk, say)
@@ -581,23 +582,6 @@ BUILDERS: dict[RuleKind, Builder] = {
     RuleKind.MEDIATION_DAY: mediation_reminders,
     RuleKind.WEEKLY_SUMMARY: weekly_summaries,
 }
-
-
-async def voices(session: AsyncSession, users: Iterable[int], default: str) -> dict[int, Voice]:
-    """Each person's words, read in one statement for many (their choice, else the default)."""
-    wanted = sorted(set(users))
-    chosen = {
-        u: lang
-        for u, lang in await session.execute(
-            select(Person.user_id, Person.language).where(Person.user_id.in_(wanted))
-        )
-    }
-    # One voice per language, not per person: a Monday speaks to 7,405 heads in two or three.
-    spoken = {
-        language: Voice(pick_language(language, None, default))
-        for language in {*chosen.values(), None}
-    }
-    return {u: spoken[chosen.get(u)] for u in wanted}
 
 
 ManyBuilder = Callable[
