@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
 
-from handlers.batch import Batch
+from handlers.batch import Batch, alone
 from handlers.events import Button, Incoming, Reply, answer
 from handlers.flow import Command, Flow, Where
 from handlers.speech import Voice
@@ -166,9 +165,8 @@ async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
     asking = [e for e in events if e.command in ROLES_ASKED and not e.in_group]
     if not asking:
         return
-    # Households only of people with nothing else in the batch: an earlier update of their
-    # own (registering) changes what /me shows, so theirs are read as they come.
-    once = {user for user, n in Counter(e.user_id for e in events).items() if n == 1}
+    # Households only of people with nothing else in the batch; theirs are read as they come.
+    once = alone(events)
     me = {e.user_id for e in asking if e.command == "me" and e.user_id in once}
     batch.prefetched[NAME] = Asked(
         await held_by(batch.session, {e.user_id for e in asking}, batch.today),

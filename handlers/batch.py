@@ -10,7 +10,8 @@ transaction's `Rows` (models/rows.py).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -28,6 +29,12 @@ ChatAdmins = Mapping[tuple[int, int], bool | None]
 
 # Work done once a batch's answers are committed; returns the replies that follow them.
 Later = Callable[[], Awaitable[list[Reply]]]
+
+
+def alone(events: Sequence[Incoming]) -> set[int]:
+    """The people with one update in the batch: what is read for them ahead of their turn is
+    still true at it (a person's earlier update, registering, changes what their next reads)."""
+    return {user for user, n in Counter(event.user_id for event in events).items() if n == 1}
 
 
 class Batch:

@@ -6,7 +6,6 @@ newcomer at once and can answer "not from our household".
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.batch import Batch
+from handlers.batch import Batch, alone
 from handlers.context import Context
 from handlers.events import Button, Incoming, Reply
 from handlers.flow import Command, Flow, Where
@@ -187,9 +186,8 @@ class Consents:
 async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
     """For the batch's /start with a card: the cards; for its presses in a registration under
     way: households, members, heads."""
-    # Only for people with nothing else in the batch: a person's earlier update (binding them)
-    # changes what their next one reads, so theirs are read as they come.
-    once = {user for user, n in Counter(event.user_id for event in events).items() if n == 1}
+    # Only for people with nothing else in the batch; theirs are read as they come.
+    once = alone(events)
     asked = {
         (event.args.strip(), event.user_id)
         for event in events
