@@ -16,7 +16,6 @@ from handlers.election_words import (
     Speaker,
     chat_of_group,
     choice_label,
-    closings,
     estate_of_group,
     group_label,
     post_ballot,
@@ -42,7 +41,7 @@ from models.election import (
     open_elections,
     voter_household,
 )
-from models.election_close import close_many, confirm_result
+from models.election_close import confirm_result, mark_complete
 from models.person import Resident
 from models.problem import Problem
 from models.recall import sign
@@ -206,23 +205,25 @@ async def cast_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
 
 async def finish(batch: Batch, ctx: Context) -> list[Reply]:
     """After a batch's votes: each election's turnout edited in place, counted once; the
-    elections every household has now voted in closed at once, together."""
+    elections every household has now voted in marked complete, for the elections job to
+    close moments later."""
     voted_in: dict[int, Election] = batch.owed.pop(NAME, {})
     if not voted_in:
         return []
     session = batch.session
     speaker = Speaker(ctx.zone, ctx.default_language)
     voted = await turnouts(session, voted_in)
-    replies = [
+    # Every household has voted: no reason to wait for the deadline. Marked, not closed here:
+    # the count, the result and its lists cost more than the votes of the batch that
+    # completed them, and on election day the answers to the presses behind would wait.
+    await mark_complete(
+        session, [e for e in voted_in.values() if voted[e.id] >= e.roll_size], utcnow()
+    )
+    return [
         turnout_edit(election, speaker.group, voted[election.id])
         for election in voted_in.values()
         if election.ballot
     ]
-    # Every household has voted: no reason to wait for the deadline. One that another worker
-    # closed meanwhile is left out by the close.
-    full = [e for e in voted_in.values() if voted[e.id] >= e.roll_size]
-    closed = await close_many(session, full, "system:all_voted", utcnow(), ctx.zone)
-    return replies + await closings(session, closed, speaker)
 
 
 async def confirm_result_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:

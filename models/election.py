@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -64,6 +65,9 @@ class Phase(StrEnum):
     RECALLED = "recalled"
     KEPT = "kept"
 
+
+# Every household voted; waiting for the elections job to close it.
+COMPLETE = "phase = 'voting' AND completed_at IS NOT NULL"
 
 OPEN_PHASES = (Phase.NOMINATION, Phase.VOTING, Phase.CLOSED, Phase.PUBLICATION)
 
@@ -107,7 +111,17 @@ class Periods:
 
 class Election(Base):
     __tablename__ = "election"
-    __table_args__ = (Index("ix_election_group_phase", "group_id", "phase"),)
+    __table_args__ = (
+        Index("ix_election_group_phase", "group_id", "phase"),
+        # The elections job looks every few seconds for voting that has ended.
+        Index("ix_election_phase_ends", "phase", "voting_ends"),
+        Index(
+            "ix_election_complete",
+            "id",
+            sqlite_where=text(COMPLETE),
+            postgresql_where=text(COMPLETE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("neighbour_group.id", ondelete="RESTRICT"))
@@ -121,6 +135,11 @@ class Election(Base):
     publication_days: Mapped[int] = mapped_column(default=5)
     nomination_ends: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voting_ends: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the last household on the roll voted, before the deadline. The batch whose vote
+    # completed the election marks it; the elections job closes it moments later, in its own
+    # transaction, not in the batch: on election day the closes of a hundred groups a second
+    # would hold up the answers to the presses behind them.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     publication_ends: Mapped[datetime | None] = mapped_column(UTCDateTime())
     roll_size: Mapped[int] = mapped_column(default=0)
     # The run-off's first round; the recall's head.

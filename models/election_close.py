@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -226,12 +226,46 @@ async def confirm_result(
     return outcome
 
 
-async def due_to_close(session: AsyncSession, now: datetime) -> list[Election]:
+async def mark_complete(
+    session: AsyncSession, elections: Collection[Election], now: datetime
+) -> None:
+    """Every household on the roll has voted in these: the elections job closes them next."""
+    ids = sorted({election.id for election in elections})
+    if ids:
+        await session.execute(
+            update(Election)
+            .where(
+                Election.id.in_(ids),
+                Election.phase == Phase.VOTING.value,
+                Election.completed_at.is_(None),
+            )
+            .values(completed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def due_to_close(
+    session: AsyncSession, now: datetime, limit: int | None = None
+) -> list[Election]:
+    """The (first few) elections whose voting has ended at the deadline."""
     return list(
         await session.scalars(
             select(Election)
             .where(Election.phase == Phase.VOTING.value, Election.voting_ends <= now)
             .order_by(Election.id)
+            .limit(limit)
+        )
+    )
+
+
+async def complete(session: AsyncSession, limit: int) -> list[Election]:
+    """The first few elections every household has voted in, waiting to be closed."""
+    return list(
+        await session.scalars(
+            select(Election)
+            .where(Election.phase == Phase.VOTING.value, Election.completed_at.is_not(None))
+            .order_by(Election.id)
+            .limit(limit)
         )
     )
 

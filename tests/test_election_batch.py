@@ -1,6 +1,7 @@
 """Ballot presses handled in batches by the worker: each election's turnout counted once per
-batch, and an election closed exactly once when its last household votes — at the end of the
-batch, together with the others that batch completed — and never again by the deadline job."""
+batch; an election marked complete by the batch whose vote was its last household's, closed
+exactly once by the elections job moments later — the batch's presses are answered without
+waiting for any count — and never again at the deadline."""
 
 from __future__ import annotations
 
@@ -81,24 +82,44 @@ async def _turnout(store: Store, election_id: int) -> str:
     return str(waiting["text"]).splitlines()[-1]
 
 
-async def test_a_batch_closes_each_election_its_votes_complete_once(store: Store) -> None:
+async def test_the_batch_that_completes_elections_marks_them_and_the_job_closes_them_once(
+    store: Store,
+) -> None:
     server = BotApiServer("4242:TOKEN", "LinzhangTestBot")
     posted = await _ballots(store, server)
     (first, first_ballot), (second, second_ballot) = posted[1], posted[2]
     transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
     transport.username = "LinzhangTestBot"
     worker = Worker(store, transport, CTX, asyncio.Event())
+    speaker = Speaker(ZONE, "zh_CN")
 
-    # Five of the first group's six households: counted once, still open.
+    # Five of the first group's six households: counted once, still open, not complete.
     await _press(store, server, [(1, room, first_ballot) for room in ROOMS[:5]])
     assert await worker.run_once() == 5
-    assert (await _load(store, first)).phase == Phase.VOTING
+    assert (await _load(store, first)).completed_at is None
     assert await _turnout(store, first) == "已投 5 / 6 户，已过半"
+    assert await run_elections(store, speaker) == 0
 
-    # The first group's last household and the whole second group, in one batch: both close.
+    # The first group's last household and the whole second group, in one batch: both
+    # complete, answered and their turnout edited, but nothing counted yet.
     last = [(1, ROOMS[5], first_ballot)] + [(2, room, second_ballot) for room in ROOMS]
     await _press(store, server, last)
     assert await worker.run_once() == 7
+    for election_id in (first, second):
+        election = await _load(store, election_id)
+        assert election.phase == Phase.VOTING and election.completed_at is not None
+        assert election.result is None
+    async with store.read() as session:
+        answers = select(func.count()).where(
+            OutboxMessage.method == "answerCallbackQuery", OutboxMessage.secret.is_(True)
+        )
+        assert await session.scalar(answers) == 12
+        assert not await session.scalar(
+            select(func.count()).where(OutboxMessage.params["text"].as_string().contains("计票结果"))
+        )
+
+    # The elections job closes both, well before the deadline.
+    assert await run_elections(store, speaker) == 2
     for election_id in (first, second):
         election = await _load(store, election_id)
         assert election.phase == Phase.CLOSED
@@ -118,17 +139,12 @@ async def test_a_batch_closes_each_election_its_votes_complete_once(store: Store
         assert sum("计票结果" in text for text in group) == 2
         assert sum("公开核对名单" in text for text in group) == 2
         assert sum("请确认" in text for chat, text in said if chat == SECRETARY) == 2
-        # Every press answered with its receipt.
-        answers = select(func.count()).where(
-            OutboxMessage.method == "answerCallbackQuery", OutboxMessage.secret.is_(True)
-        )
-        assert await session.scalar(answers) == 12
     assert await _turnout(store, second) == "已投 6 / 6 户，已过半"
 
     # The deadline passes: nothing is closed again.
     ends = (await _load(store, second)).voting_ends
     assert ends is not None
-    await run_elections(store, Speaker(ZONE, "zh_CN"), ends + timedelta(seconds=1))
+    assert await run_elections(store, speaker, ends + timedelta(seconds=1)) == 0
     async with store.read() as session:
         closes_after = await session.scalar(
             select(func.count()).where(AuditEntry.action == "election.close")
