@@ -27,7 +27,7 @@ from handlers.flow import Command, Flow, Where
 from handlers.speech import voice_of
 from handlers.turn import Turn
 from models import button
-from models.ballot import candidate_names, cast, find_receipt, turnout, turnouts
+from models.ballot import Voters, candidate_names, cast, find_receipt, turnout, turnouts
 from models.base import utcnow
 from models.building_chat import building_of_chat
 from models.election import (
@@ -159,20 +159,38 @@ async def confirm_list_pressed(turn: Turn, pressed: button.Pressed) -> list[Repl
 
 
 async def prefetch(batch: Batch, events: Sequence[Incoming]) -> None:
-    """Read the group ballots pressed in the batch and their elections, in two statements for
-    all: on election day a batch holds many presses, each of which would read both."""
+    """Read the group ballots pressed in the batch, their elections and the households their
+    pressers cast for, in three statements for all: on election day a batch holds many
+    presses, each of which would read all three."""
     tokens = [event.button.removeprefix("t:") for event in events if event.button]
     ballots = await button.read_shared(batch.session, tokens)
-    ids = sorted({int(b.data.get("e", 0)) for b in ballots if b.action == CAST})
-    if not ids:
+    election_of = {b.token: int(b.data.get("e", 0)) for b in ballots if b.action == CAST}
+    if not election_of:
         return
-    elections = await batch.session.scalars(select(Election).where(Election.id.in_(ids)))
+    elections = await batch.session.scalars(
+        select(Election).where(Election.id.in_(sorted(set(election_of.values()))))
+    )
+    voters = Voters()
+    await voters.read(
+        batch.session,
+        {
+            (election_of[token], event.user_id)
+            for event in events
+            if event.button
+            and (token := button.token_of(event.button.removeprefix("t:"))) in election_of
+        },
+    )
     # Held here, the buttons stay in the session (it holds clean rows weakly) for redeem.
-    batch.prefetched[NAME] = (ballots, {election.id: election for election in elections})
+    batch.prefetched[NAME] = (ballots, {e.id: e for e in elections}, voters)
+
+
+def _prefetched(turn: Turn) -> tuple[object, dict[int, Election], Voters] | None:
+    """What `prefetch` read for the batch, if it read anything."""
+    return turn.batch.prefetched.get(NAME)
 
 
 async def _election(turn: Turn, election_id: int) -> Election | None:
-    read: tuple[object, dict[int, Election]] | None = turn.batch.prefetched.get(NAME)
+    read = _prefetched(turn)
     if read is not None and election_id in read[1]:
         return read[1][election_id]
     return await turn.session.get(Election, election_id)
@@ -187,8 +205,11 @@ async def cast_pressed(turn: Turn, pressed: button.Pressed) -> list[Reply]:
     choice = str(pressed.data.get("c", ""))
     if election is None:
         return [turn.toast("chat.button_invalid")]
+    read = _prefetched(turn)
     try:
-        receipt = await cast(session, election, event.user_id, choice, utcnow())
+        receipt = await cast(
+            session, election, event.user_id, choice, utcnow(), read[2] if read else None
+        )
     except Problem as problem:
         return [turn.toast(problem.key, **problem.params)]
     receipt_toast = Reply(

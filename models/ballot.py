@@ -54,7 +54,7 @@ from models.election import (
 )
 from models.person import Resident
 from models.problem import Problem
-from models.rows import rows_of
+from models.rows import rows_of, write_rows
 
 # Without 0/O, 1/I/L: read aloud and typed back by older residents.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -173,17 +173,101 @@ def check_open(election: Election, now: datetime) -> None:
         raise Problem("election.not_voting")
 
 
+class Voters:
+    """The households the presses of a batch cast for, read together in one statement: for
+    each (election, resident), the household on the roll and whether it has voted. A household
+    cast for in the batch is remembered, so its second press is refused without a statement;
+    its participation is written with the batch's rows, where the database's unique key on it
+    still decides, whoever else is casting at once."""
+
+    def __init__(self) -> None:
+        self._homes: dict[tuple[int, int], int | None] = {}
+        self._voted: set[tuple[int, int]] = set()
+
+    async def read(self, session: AsyncSession, pairs: Collection[tuple[int, int]]) -> None:
+        """Read, for (election, resident) pairs, their households on the rolls."""
+        wanted = set(pairs) - set(self._homes)
+        if not wanted:
+            return
+        self._homes.update({pair: None for pair in wanted})
+        found = await session.execute(
+            _VOTERS,
+            {
+                "elections": sorted({election for election, _ in wanted}),
+                "users": sorted({user for _, user in wanted}),
+            },
+        )
+        for election_id, user_id, household_id, voted in found:
+            key = (election_id, user_id)
+            if key not in wanted:
+                continue
+            # A resident of two households on one roll casts for the first, as ever.
+            if self._homes[key] is None or household_id < (self._homes[key] or 0):
+                self._homes[key] = household_id
+            if voted is not None:
+                self._voted.add((election_id, household_id))
+
+    def knows(self, election_id: int, user_id: int) -> bool:
+        return (election_id, user_id) in self._homes
+
+    def claim(self, session: AsyncSession, election_id: int, user_id: int) -> int:
+        """Cast for the resident's household; return it. Raises when it is not on the roll or
+        has voted."""
+        household = self._homes[(election_id, user_id)]
+        if household is None:
+            raise Problem("election.not_on_roll")
+        if (election_id, household) in self._voted:
+            raise Problem("election.household_voted")
+        self._voted.add((election_id, household))
+        rows_of(session).add(
+            Participation,
+            {"election_id": election_id, "household_id": household, "channel": ONLINE},
+        )
+        return household
+
+
+# Built once: every batch of presses reads it.
+_VOTERS = (
+    select(
+        RollEntry.election_id,
+        Resident.user_id,
+        Resident.household_id,
+        Participation.household_id,
+    )
+    .join(RollEntry, RollEntry.household_id == Resident.household_id)
+    .outerjoin(
+        Participation,
+        (Participation.election_id == RollEntry.election_id)
+        & (Participation.household_id == Resident.household_id),
+    )
+    .where(
+        Resident.user_id.in_(bindparam("users", expanding=True)),
+        RollEntry.election_id.in_(bindparam("elections", expanding=True)),
+        Resident.unbound_at.is_(None),
+    )
+)
+
+
 async def cast(
-    session: AsyncSession, election: Election, user_id: int, choice: str, now: datetime
+    session: AsyncSession,
+    election: Election,
+    user_id: int,
+    choice: str,
+    now: datetime,
+    voters: Voters | None = None,
 ) -> str:
     """Cast a household's ballot online for the resident who pressed; return the receipt.
 
     The first member of a household to vote casts its ballot; the others are refused by the
-    database's unique key on the participation, whoever wins a race.
+    database's unique key on the participation, whoever wins a race. `voters`, read for a
+    batch of presses, saves the statement that asks.
     """
     check_open(election, now)
     await check_choice(session, election, choice)
-    household = await participate_online(session, election, user_id)
+    if voters is not None and voters.knows(election.id, user_id):
+        household: int | None = voters.claim(session, election.id, user_id)
+    else:
+        household = await participate_online(session, election, user_id)
     if household is None:
         # Nothing was written; say why.
         if await voter_household(session, election, user_id) is None:
@@ -204,6 +288,7 @@ async def cast(
 
 async def turnout(session: AsyncSession, election_id: int) -> int:
     """How many households have voted."""
+    await write_rows(session)  # the participations cast in this transaction
     return int(await session.scalar(_TURNOUT, {"election": election_id}) or 0)
 
 
@@ -211,6 +296,7 @@ async def turnouts(session: AsyncSession, election_ids: Collection[int]) -> dict
     """How many households have voted in each of several elections, in one statement."""
     found = {election_id: 0 for election_id in election_ids}
     if found:
+        await write_rows(session)  # the participations cast in this transaction
         rows = await session.execute(_TURNOUTS, {"elections": sorted(found)})
         found.update({election_id: int(n) for election_id, n in rows})
     return found

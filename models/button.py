@@ -115,6 +115,11 @@ def _parts(pressed: str) -> tuple[str, int | None]:
     return token, int(place)
 
 
+def token_of(pressed: str) -> str:
+    """The token a pressed button names ("" for a malformed one)."""
+    return _parts(pressed)[0]
+
+
 def _chosen(action: str, data: dict[str, Any], place: int | None) -> tuple[str, dict[str, Any]]:
     """The choice a button stands for; ("", {}) when its place is not one of the token's."""
     if action != CHOICES:

@@ -77,6 +77,11 @@ async def pending_updates(session: AsyncSession, limit: int) -> list[Pending]:
     return [Pending(*row) for row in rows]
 
 
+async def updates_waiting(session: AsyncSession) -> bool:
+    """Whether any update waits for the worker: someone is waiting for an answer."""
+    return await session.scalar(_WAITING) is not None
+
+
 async def claim_updates(session: AsyncSession, ids: list[int], *, lock: bool) -> set[int]:
     """Take the updates of `ids` still unhandled; on PostgreSQL other workers skip them.
 
@@ -90,6 +95,8 @@ async def claim_updates(session: AsyncSession, ids: list[int], *, lock: bool) ->
         query = query.with_for_update(skip_locked=True)
     return set(await session.scalars(query))
 
+
+_WAITING = select(InboxUpdate.id).where(InboxUpdate.handled_at.is_(None)).limit(1)
 
 # Built once: the worker asks for every batch.
 _PENDING = (

@@ -112,3 +112,11 @@ def rows_of(session: AsyncSession) -> Rows:
     if rows is None:
         raise RuntimeError("rows are written in a write transaction: open it with Store.write")
     return rows  # type: ignore[no-any-return]
+
+
+async def write_rows(session: AsyncSession) -> None:
+    """Write a write transaction's rows held so far, before a read that counts them; a read
+    session has none."""
+    rows = session.info.get(_KEY)
+    if rows is not None:
+        await rows.write(session)

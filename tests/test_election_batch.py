@@ -17,6 +17,7 @@ from handlers.context import Context
 from handlers.election_words import Speaker, post_ballot
 from handlers.outgoing import enqueue
 from models.audit import AuditEntry
+from models.ballot import Ballot, Participation
 from models.building_chat import BuildingChat
 from models.election import Election, Phase
 from models.inbox import store_updates
@@ -31,9 +32,11 @@ CHAT = -100777
 CTX = Context("LinzhangTestBot", "zh_CN", ZONE)
 
 
-async def _ballots(store: Store, server: BotApiServer) -> dict[int, tuple[int, Sent]]:
+async def _ballots(
+    store: Store, server: BotApiServer, members: int = 1
+) -> dict[int, tuple[int, Sent]]:
     """Open and post both groups' elections: by unit, the election and its ballot as sent."""
-    await world(store)
+    await world(store, members)
     async with store.write() as session:
         building = await session.scalar(select(Building))
         assert building is not None
@@ -41,7 +44,8 @@ async def _ballots(store: Store, server: BotApiServer) -> dict[int, tuple[int, S
     server.add_group(CHAT, "芙蓉花园1栋业主群")
     for unit in (1, 2):
         for room in ROOMS:
-            server.add_user(resident(unit, room), f"居民{unit}{room}")
+            for member in range(1, members + 1):
+                server.add_user(resident(unit, room, member), f"居民{unit}{room}")
     posted = {}
     for unit in (1, 2):
         election_id, _ = await voting(store, unit=unit, now=datetime.now(ZONE))
@@ -59,14 +63,54 @@ async def _ballots(store: Store, server: BotApiServer) -> dict[int, tuple[int, S
     return posted
 
 
-async def _press(store: Store, server: BotApiServer, presses: list[tuple[int, str, Sent]]) -> None:
+async def _press(
+    store: Store, server: BotApiServer, presses: list[tuple[int, str, Sent]], member: int = 1
+) -> None:
     """Store the presses (unit, room, ballot) as the ingress would, each for the first choice."""
     async with store.write() as session:
         updates = [
-            server.numbered(server.button_press(resident(unit, room), ballot, 0))
+            server.numbered(server.button_press(resident(unit, room, member), ballot, 0))
             for unit, room, ballot in presses
         ]
         await store_updates(session, BOT_ID, updates)
+
+
+async def test_one_household_in_one_batch_casts_once_and_its_others_are_told(
+    store: Store,
+) -> None:
+    server = BotApiServer("4242:TOKEN", "LinzhangTestBot")
+    posted = await _ballots(store, server, members=2)
+    first, ballot = posted[1]
+    transport = PtbTransport("4242:TOKEN", "http://127.0.0.1:9")
+    transport.username = "LinzhangTestBot"
+    worker = Worker(store, transport, CTX, asyncio.Event())
+    # 101 voted in an earlier batch.
+    await _press(store, server, [(1, "101", ballot)])
+    assert await worker.run_once() == 1
+    # One batch: both members of 102, 101's second member, and 2单元101 (another group's roll).
+    await _press(store, server, [(1, "102", ballot)])
+    await _press(store, server, [(1, "102", ballot), (1, "101", ballot)], member=2)
+    await _press(store, server, [(2, "101", ballot)])
+    assert await worker.run_once() == 4
+    async with store.read() as session:
+        answers = list(
+            await session.scalars(
+                select(OutboxMessage.params)
+                .where(OutboxMessage.method == "answerCallbackQuery")
+                .order_by(OutboxMessage.id)
+            )
+        )
+        households = await session.scalar(
+            select(func.count()).where(Participation.election_id == first)
+        )
+        ballots = await session.scalar(select(func.count()).where(Ballot.election_id == first))
+    # Blanked once sent; still waiting here, each says who it was for.
+    texts = [str(params.get("text", "")) for params in answers]
+    assert "回执码" in texts[0] and "回执码" in texts[1]
+    assert texts[2:4] == ["本户已投票。", "本户已投票。"]
+    assert "选民名册" in texts[4]
+    assert households == ballots == 2
+    assert await _turnout(store, first) == "已投 2 / 6 户，过半还需 2 户"
 
 
 async def _turnout(store: Store, election_id: int) -> str:
@@ -115,7 +159,9 @@ async def test_the_batch_that_completes_elections_marks_them_and_the_job_closes_
         )
         assert await session.scalar(answers) == 12
         assert not await session.scalar(
-            select(func.count()).where(OutboxMessage.params["text"].as_string().contains("计票结果"))
+            select(func.count()).where(
+                OutboxMessage.params["text"].as_string().contains("计票结果")
+            )
         )
 
     # The elections job closes both, well before the deadline.

@@ -102,12 +102,16 @@ async def test_an_election_in_the_building_group(bot: Harness) -> None:
     async with bot.store.read() as session:
         assert await session.scalar(select(func.count()).select_from(Ballot)) == 1
 
-    # /vote in private, then the rest in the group: all six voted closes at once.
+    # /vote in private, then the rest in the group: all six voted, the elections job closes
+    # it within seconds, not at the deadline two working days on.
     [private] = await bot.say(resident(1, "102"), "/vote")
     assert [b["text"] for b in private.buttons()] == ["居民1101", "居民1102", "弃权"]
     await _toast(bot, resident(1, "102"), private, 1)
     for room, choice in zip(ROOMS[2:], (0, 0, 0, 2), strict=True):
         await _toast(bot, resident(1, room), ballot, choice)
+    await bot.server.wait_until(
+        lambda: any("公开核对名单" in m.text for m in bot.server.sent_to(GROUP)), timeout=30
+    )
     await bot.settle()
     texts = [m.text for m in bot.server.sent_to(GROUP)]
     [result] = [t for t in texts if "计票结果" in t]
