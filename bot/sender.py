@@ -172,6 +172,9 @@ class Sender:
         self._edited: dict[tuple[int, str], int] = {}
         # Secret messages sent whose words are blanked when their mark is written.
         self._secrets: set[int] = set()
+        # The journal's marks being written beside the sends, and one writing at a time.
+        self._marking: asyncio.Task[None] | None = None
+        self._applying = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until told to stop; sleep until woken, a call lands or a limit frees a chat."""
@@ -187,6 +190,8 @@ class Sender:
         finally:
             # The calls in flight are let finish (and recorded), not cut off mid-call.
             await self.land()
+            if self._marking is not None:
+                await asyncio.gather(self._marking, return_exceptions=True)
             await self.apply_journal()
 
     async def land(self) -> None:
@@ -198,8 +203,11 @@ class Sender:
         """Start every call the window and the limits allow now; return how long until another
         could start (0: look again at once)."""
         journaled = self._journaled()
-        if len(journaled) >= READ:
-            await self.apply_journal()
+        if len(journaled) >= READ and self._marking is None:
+            # Beside the sends, not before the next: its transaction waits its turn for the
+            # database's write lock (a worker's batch may hold it), and on election day the
+            # answers read next would wait with it.
+            self._marking = asyncio.create_task(self._mark_journal(), name="outbox marks")
         now = time.monotonic()
         if not self._waiting or now - self._read_at >= REREAD_SECONDS:
             self.wake.clear()
@@ -375,13 +383,23 @@ class Sender:
 
     async def apply_journal(self) -> None:
         """Mark what the journal holds in one transaction, then empty it."""
-        if self.journal is None or not self.journal.pending:
-            return
-        pending = list(self.journal.pending)
-        async with self.store.write() as session:
-            await session.execute(update(OutboxMessage), [_marks(o) for o in pending])
-            await self._forget([o.outbox_id for o in pending], session)
-        self.journal.forget(pending)
+        async with self._applying:
+            if self.journal is None or not self.journal.pending:
+                return
+            pending = list(self.journal.pending)
+            async with self.store.write() as session:
+                await session.execute(update(OutboxMessage), [_marks(o) for o in pending])
+                await self._forget([o.outbox_id for o in pending], session)
+            self.journal.forget(pending)
+
+    async def _mark_journal(self) -> None:
+        try:
+            await self.apply_journal()
+        except Exception:
+            # Kept in the journal: marked with the next ones.
+            log.exception("marking the outbox failed; trying again with the next marks")
+        finally:
+            self._marking = None
 
     async def _finished(self, outcome: Outcome) -> None:
         """Record a send that is over, so a crash can repeat at most the calls in flight."""

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.outbox_journal import OutboxJournal, Outcome
 from bot.runtime import make_transport
 from bot.sandbox.server import BotApiServer, Fault
-from bot.sender import Pacer, Sender, SendLimits
+from bot.sender import READ, Pacer, Sender, SendLimits
 from bot.transport import Transport
 from handlers.events import Button, Reply
 from handlers.outgoing import enqueue
@@ -171,6 +171,38 @@ async def test_journal_carries_marks_across_a_kill(
     assert {r.chat_id: r.message_id for r in rows} == {s.chat_id: s.message_id for s in server.sent}
     assert all(r.sent_at for r in rows)
     assert path.read_text() == ""
+
+
+async def test_a_full_journal_is_marked_beside_the_sends_not_before_them(
+    setup: tuple[BotApiServer, Store, Transport], tmp_path: Path
+) -> None:
+    server, store, transport = setup
+    async with store.write() as session:
+        enqueue(session, [Reply(CHATS[0], f"sent before {n}") for n in range(READ)], None)
+        enqueue(session, [Reply(CHATS[1], "waiting")], None)
+    journal = OutboxJournal(tmp_path / "outbox.journal")
+    async with store.read() as session:
+        done = list(await session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))
+    for outbox_id in done[:READ]:
+        journal.record(Outcome(outbox_id, datetime.now(UTC), outbox_id))
+    fast = SendLimits(overall_per_second=1000, group_per_minute=1000, chat_per_second=1000)
+    sender = Sender(store, transport, fast, journal)
+    # A worker's batch holds the database's write lock: the marks wait for it; the sends don't
+    # (before, the round waited for the marks and nothing went until the batch committed).
+    async with store.write():
+        async with asyncio.timeout(30):
+            await sender.send_some()
+            await server.wait_total(1)
+        assert [s.text for s in server.sent] == ["waiting"]
+        await sender.land()
+        assert len(journal.pending) == READ + 1  # all still to be marked
+    await sender.apply_journal()  # after the marks already being written, the rest
+    assert not journal.pending
+    async with store.read() as session:
+        marked = await session.scalar(
+            select(func.count()).where(OutboxMessage.sent_at.is_not(None))
+        )
+    assert marked == READ + 1
 
 
 def test_journal_keeps_marks_recorded_while_others_were_written(tmp_path: Path) -> None:
