@@ -209,7 +209,12 @@ class Sender:
             # answers read next would wait with it.
             self._marking = asyncio.create_task(self._mark_journal(), name="outbox marks")
         now = time.monotonic()
-        if not self._waiting or now - self._read_at >= REREAD_SECONDS:
+        # Each chat's first message is read afresh at most every REREAD_SECONDS, even when
+        # the list read last has all gone: on election day a few thousand pushes wait out
+        # their groups' limits and the read costs milliseconds, every one of them the presses
+        # behind it wait.
+        full = now - self._read_at >= REREAD_SECONDS
+        if full:
             self.wake.clear()
             self._waiting = await self._due(self._journaled(), set(self._flying))
             self._read_at = now
@@ -222,6 +227,8 @@ class Sender:
             answers = await self._due(self._journaled(), set(self._flying), pushes=False)
             self._waiting = answers + [m for m in self._waiting if m.method != CALLBACK_ANSWER]
         if not self._waiting:
+            if not full:
+                return max(0.0, self._read_at + REREAD_SECONDS - time.monotonic())
             if not self._flying:
                 await self.apply_journal()  # nothing to do: the marks may go in now
             return IDLE_SECONDS
