@@ -21,12 +21,12 @@ STREETS = 7
 COMMUNITIES = 62
 
 
-def write_roster(path: Path, households: int, estates: int) -> None:
-    """Write a seeded roster spread over the district's streets, communities and estates."""
+def write_roster(path: Path, households: int, estates: int, groups: int | None = None) -> None:
+    """Write a seeded roster spread over the district's streets, communities and estates: units
+    of 12 households, four to a building, or `groups` units (neighbour groups) in all."""
     rng = random.Random(20261124)
-    per_estate = [
-        households // estates + (1 if i < households % estates else 0) for i in range(estates)
-    ]
+    per_estate = _spread(households, estates)
+    units = _spread(groups, estates) if groups else None
     care_words = ["独居老人", "残疾人", "空巢老人", "低保", "留守儿童"]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -36,23 +36,35 @@ def write_roster(path: Path, households: int, estates: int) -> None:
         for estate, count in enumerate(per_estate):
             community = estate % COMMUNITIES
             street = community % STREETS
-            for n in range(count):
-                building, rest = divmod(n, 48)
-                unit, rest = divmod(rest, 12)
-                floor, door = divmod(rest, 2)
-                writer.writerow(
-                    [
-                        f"第{street + 1}街道",
-                        f"第{community + 1}社区",
-                        f"小区{estate + 1:03d}",
-                        f"{building + 1}栋",
-                        f"{unit + 1}单元",
-                        f"{floor + 1}0{door + 1}",
-                        f"住户{estate:03d}{n:04d}",
-                        f"139{rng.randrange(10**8):08d}",
-                        rng.choice(care_words) if rng.random() < 0.05 else "",
-                    ]
-                )
+            n = 0
+            sizes = (
+                _spread(count, units[estate])
+                if units
+                else [12] * (count // 12) + ([count % 12] if count % 12 else [])
+            )
+            for group, size in enumerate(sizes):
+                building, unit = divmod(group, 4)
+                for rest in range(size):
+                    floor, door = divmod(rest, 2)
+                    writer.writerow(
+                        [
+                            f"第{street + 1}街道",
+                            f"第{community + 1}社区",
+                            f"小区{estate + 1:03d}",
+                            f"{building + 1}栋",
+                            f"{unit + 1}单元",
+                            f"{floor + 1}0{door + 1}",
+                            f"住户{estate:03d}{n:04d}",
+                            f"139{rng.randrange(10**8):08d}",
+                            rng.choice(care_words) if rng.random() < 0.05 else "",
+                        ]
+                    )
+                    n += 1
+
+
+def _spread(total: int, parts: int) -> list[int]:
+    """`total` in `parts` as even as whole numbers go, the larger first."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
