@@ -2,8 +2,10 @@
 
 Audit entries, button tokens and outbox messages are added by most chat updates and read by
 none of them in the same transaction: a button cannot be pressed, nor a message sent, before
-the commit. Each write transaction (`Store.write`) carries one `Rows`; `audit`, `button.issue`
-and `outgoing.enqueue` add to it. Whoever owns the transaction writes them: the worker inside
+the commit. A vote's ballot and participation are read only when a batch's votes are counted,
+and the count writes the rows held first (`write_rows`). Each write transaction
+(`Store.write`) carries one `Rows`; `audit`, `button.issue`, `outgoing.enqueue` and the
+ballot box add to it. Whoever owns the transaction writes them: the worker inside
 its per-update failure handling, so that a row the database refuses fails its own update;
 `Store.write` just before the commit for everyone else. Nothing writes them behind anyone's
 back: there is no session hook.
