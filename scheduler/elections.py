@@ -37,8 +37,9 @@ Find = Callable[[AsyncSession], Awaitable[list[Election]]]
 
 
 async def run_elections(store: Store, speaker: Speaker, now: datetime | None = None) -> int:
-    """Close every election every household has voted in or whose voting has ended, and start
-    every term whose publication has; return how many were acted on."""
+    """Close the elections every household has voted in and those whose voting has ended (only
+    a few a run while updates wait), start every term whose publication has; return how many
+    were acted on."""
     now = now or utcnow()
     acted = await _close(store, speaker, now, "system:all_voted", lambda s: complete(s, BATCH))
     acted += await _close(
