@@ -13,7 +13,7 @@ moments later, with its result and list. Reported: votes/s sustained, press → 
 memory, double votes (ballots beyond one per household, read from the database afterwards),
 and how long after the last answer the last group was closed.
 
-Run: .venv/bin/python bench/election.py --households 86908 --rate 600
+Run: .venv/bin/python bench/election.py --households 86908 --rate 600 [--rtt 0.1]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy import func, insert, select
 import bench.chat
 from bench.chat import Child, bot_command, ready, world
 from bench.import_roster import write_roster
-from bot.sandbox.server import Sent
+from bot.sandbox.server import Latency, Sent
 from handlers.election_words import Speaker, post_ballot
 from handlers.outgoing import enqueue
 from models.ballot import Ballot, Participation
@@ -138,7 +138,7 @@ async def seed(
 
 
 async def vote(
-    households: int, rate: float, again: float, runtime: str, unlimited: bool
+    households: int, rate: float, again: float, runtime: str, unlimited: bool, rtt: float = 0.0
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite+aiosqlite:///{folder}/bench.db"
@@ -154,6 +154,10 @@ async def vote(
             "LINZHANG_SEND_GROUP_PER_MINUTE": "100000",
         }
         server, _, env = await world(database, runtime, 0, **(lifted if unlimited else {}))
+        # Every call crosses a network: half the round trip each way (Telegram is 100-300 ms
+        # away), so a press reaches the bot half a round trip late and its answer the server
+        # half a round trip after it left.
+        server.latency = Latency(rtt=rtt, jitter=rtt * 0.05)
         for user in voters:
             server.add_user(user, f"居民{user - FIRST_USER}")
         for chat in {chat for chat, _ in voters.values()}:
@@ -273,13 +277,24 @@ def main() -> None:
         "--unlimited", action="store_true", help="lift the send limits: every edit goes out"
     )
     parser.add_argument("--profile", metavar="FILE", help="cProfile the bot into FILE")
+    parser.add_argument(
+        "--rtt", type=float, default=0.0, help="seconds a Bot API call's round trip takes"
+    )
     options = parser.parse_args()
     bench.chat.PROFILE = options.profile
     result = asyncio.run(
-        vote(options.households, options.rate, options.again, options.runtime, options.unlimited)
+        vote(
+            options.households,
+            options.rate,
+            options.again,
+            options.runtime,
+            options.unlimited,
+            options.rtt,
+        )
     )
     print(
-        f"runtime {options.runtime}: {result['households']} households in "
+        f"runtime {options.runtime}, round trip {options.rtt * 1000:.0f} ms: "
+        f"{result['households']} households in "
         f"{result['elections']} group elections, {result['presses']} presses offered at "
         f"{options.rate:.0f}/s (seeding {result['seeded_s']:.0f} s)\n"
         f"  {result['votes_per_second']:.0f} presses/s sustained over {result['seconds']:.0f} s, "
