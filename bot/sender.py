@@ -212,8 +212,7 @@ class Sender:
         now = time.monotonic()
         # Each chat's first message is read afresh at most every REREAD_SECONDS, even when
         # the list read last has all gone: on election day a few thousand pushes wait out
-        # their groups' limits and the read costs milliseconds, every one of them the presses
-        # behind it wait.
+        # their groups' limits, and each read costs milliseconds the presses behind it wait.
         full = now - self._read_at >= REREAD_SECONDS
         if full:
             self.wake.clear()

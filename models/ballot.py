@@ -201,7 +201,7 @@ class Voters:
             key = (election_id, user_id)
             if key not in wanted:
                 continue
-            # A resident of two households on one roll casts for the first, as ever.
+            # A resident of two households on one roll casts for the lower-numbered one.
             if self._homes[key] is None or household_id < (self._homes[key] or 0):
                 self._homes[key] = household_id
             if voted is not None:
