@@ -227,10 +227,10 @@ class Sender:
             answers = await self._due(self._journaled(), set(self._flying), pushes=False)
             self._waiting = answers + [m for m in self._waiting if m.method != CALLBACK_ANSWER]
         if not self._waiting:
-            if not full:
-                return max(0.0, self._read_at + REREAD_SECONDS - time.monotonic())
             if not self._flying:
                 await self.apply_journal()  # nothing to do: the marks may go in now
+            if not full:
+                return max(0.0, self._read_at + REREAD_SECONDS - time.monotonic())
             return IDLE_SECONDS
         soonest = float("inf")
         # One moment for the whole pass: were the clock read per message, a push further down
